@@ -1,0 +1,49 @@
+import Foundation
+import GRDB
+import HourglassCore
+
+/// Storage conventions shared by every record: snake_case columns, UUIDs as lowercase text,
+/// dates as exact seconds since 1970 (so a stored deadline reads back identical).
+public protocol StoredRecord: Codable, FetchableRecord, PersistableRecord {}
+
+extension StoredRecord {
+    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
+    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
+    public static func databaseUUIDEncodingStrategy(for column: String) -> DatabaseUUIDEncodingStrategy { .lowercaseString }
+    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy { .timeIntervalSince1970 }
+    public static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy { .timeIntervalSince1970 }
+    public static func databaseJSONEncoder(for column: String) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }
+    public static func databaseJSONDecoder(for column: String) -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }
+}
+
+extension User: StoredRecord { public static let databaseTableName = "users" }
+extension Space: StoredRecord { public static let databaseTableName = "spaces" }
+extension Membership: StoredRecord { public static let databaseTableName = "memberships" }
+extension Series: StoredRecord { public static let databaseTableName = "series" }
+extension Meeting: StoredRecord { public static let databaseTableName = "meetings" }
+extension Topic: StoredRecord { public static let databaseTableName = "topics" }
+
+/// One participant's dots on one topic.
+struct VoteRow: StoredRecord {
+    static let databaseTableName = "votes"
+    var meetingID: UUID
+    var topicID: UUID
+    var userID: UUID
+    var count: Int
+}
+
+extension LocalDate: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue { description.databaseValue }
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> LocalDate? {
+        String.fromDatabaseValue(dbValue).flatMap(LocalDate.init)
+    }
+}

@@ -1,0 +1,398 @@
+import Foundation
+import GRDB
+import HourglassCore
+
+/// The embedded default store: one SQLite file in WAL mode behind a GRDB `DatabasePool`.
+public struct SQLiteStore: HourglassStore {
+    let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        writer = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Migrations, in order. A migration never changes once it has shipped: add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-accounts-spaces-meetings") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                    name TEXT NOT NULL,
+                    is_admin BOOLEAN NOT NULL DEFAULT 0,
+                    password_hash TEXT NOT NULL DEFAULT '',
+                    created_at DOUBLE NOT NULL
+                );
+                CREATE TABLE sessions (
+                    token_hash TEXT PRIMARY KEY NOT NULL,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    expires_at DOUBLE NOT NULL
+                );
+                CREATE INDEX sessions_user ON sessions(user_id);
+                CREATE TABLE settings (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                );
+                CREATE TABLE spaces (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    slug TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    description TEXT NOT NULL DEFAULT '',
+                    visibility TEXT NOT NULL CHECK (visibility IN ('public', 'private')),
+                    created_at DOUBLE NOT NULL
+                );
+                CREATE TABLE memberships (
+                    space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    role TEXT NOT NULL CHECK (role IN ('member', 'facilitator', 'owner')),
+                    PRIMARY KEY (space_id, user_id)
+                );
+                CREATE INDEX memberships_user ON memberships(user_id);
+                CREATE TABLE series (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+                    slug TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    description TEXT NOT NULL DEFAULT '',
+                    schedule TEXT NOT NULL,
+                    settings TEXT NOT NULL,
+                    created_at DOUBLE NOT NULL,
+                    UNIQUE (space_id, slug)
+                );
+                CREATE TABLE meetings (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    series_id TEXT NOT NULL REFERENCES series(id) ON DELETE CASCADE,
+                    space_id TEXT NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+                    date TEXT NOT NULL,
+                    starts_at DOUBLE NOT NULL,
+                    status TEXT NOT NULL,
+                    skip_reason TEXT,
+                    seq INTEGER NOT NULL DEFAULT 0,
+                    started_at DOUBLE,
+                    ended_at DOUBLE,
+                    time_box TEXT,
+                    UNIQUE (series_id, date)
+                );
+                CREATE INDEX meetings_space ON meetings(space_id);
+                CREATE INDEX meetings_live ON meetings(status) WHERE status = 'live';
+                CREATE TABLE topics (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    meeting_id TEXT NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+                    tag TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    description TEXT NOT NULL DEFAULT '',
+                    proposer_id TEXT REFERENCES users(id) ON DELETE SET NULL,
+                    proposer_name TEXT NOT NULL,
+                    proposed_at DOUBLE NOT NULL,
+                    status TEXT NOT NULL,
+                    carried_from_id TEXT,
+                    carried_to_id TEXT,
+                    vote_history TEXT NOT NULL DEFAULT '[]',
+                    started_at DOUBLE,
+                    ended_at DOUBLE,
+                    time_box_minutes INTEGER,
+                    extensions_used INTEGER NOT NULL DEFAULT 0,
+                    discussion_order INTEGER
+                );
+                CREATE INDEX topics_meeting ON topics(meeting_id);
+                CREATE TABLE votes (
+                    meeting_id TEXT NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+                    topic_id TEXT NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    count INTEGER NOT NULL CHECK (count > 0),
+                    PRIMARY KEY (topic_id, user_id)
+                );
+                CREATE INDEX votes_meeting ON votes(meeting_id);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Accounts
+
+    public func userCount() async throws -> Int {
+        try await writer.read { db in try User.fetchCount(db) }
+    }
+
+    public func createUser(_ user: User, passwordHash: String) async throws {
+        try await writer.write { db in try Self.insert(user, passwordHash: passwordHash, db) }
+    }
+
+    private static func insert(_ user: User, passwordHash: String, _ db: Database) throws {
+        do {
+            try user.insert(db)
+            try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [passwordHash, user.id.lowercased])
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError.duplicate("An account with this email already exists")
+        }
+    }
+
+    public func createFirstAdmin(_ user: User, passwordHash: String, setupTokenHash: String) async throws {
+        try await writer.write { db in
+            let pending = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'setup_token_hash'")
+            guard let pending, constantTimeEqual(pending, setupTokenHash), try !Self.hasAdmin(db) else {
+                throw StoreError.setupClosed
+            }
+            var admin = user
+            admin.isAdmin = true
+            try Self.insert(admin, passwordHash: passwordHash, db)
+            try db.execute(sql: "DELETE FROM settings WHERE key = 'setup_token_hash'")
+        }
+    }
+
+    private static func hasAdmin(_ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM users WHERE is_admin)") ?? false
+    }
+
+    public func setSetupToken(hash: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES ('setup_token_hash', ?)", arguments: [hash])
+        }
+    }
+
+    public func hasPendingSetupToken() async throws -> Bool {
+        try await writer.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM settings WHERE key = 'setup_token_hash')") ?? false
+        }
+    }
+
+    public func user(id: UUID) async throws -> User? {
+        try await writer.read { db in try User.fetchOne(db, key: id.lowercased) }
+    }
+
+    public func user(email: String) async throws -> User? {
+        try await writer.read { db in try User.filter(Column("email") == email).fetchOne(db) }
+    }
+
+    public func credentials(email: String) async throws -> Credentials? {
+        try await writer.read { db in
+            guard let user = try User.filter(Column("email") == email).fetchOne(db) else { return nil }
+            let hash = try String.fetchOne(db, sql: "SELECT password_hash FROM users WHERE id = ?", arguments: [user.id.lowercased]) ?? ""
+            return Credentials(user: user, passwordHash: hash)
+        }
+    }
+
+    public func createSession(tokenHash: String, userID: UUID, expiresAt: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [Date().timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
+                           arguments: [tokenHash, userID.lowercased, expiresAt.timeIntervalSince1970])
+        }
+    }
+
+    public func user(sessionTokenHash: String, now: Date) async throws -> User? {
+        try await writer.read { db in
+            try User.fetchOne(db, sql: """
+                SELECT users.* FROM sessions JOIN users ON users.id = sessions.user_id
+                WHERE sessions.token_hash = ? AND sessions.expires_at > ?
+                """, arguments: [sessionTokenHash, now.timeIntervalSince1970])
+        }
+    }
+
+    public func deleteSession(tokenHash: String) async throws {
+        try await writer.write { db in try db.execute(sql: "DELETE FROM sessions WHERE token_hash = ?", arguments: [tokenHash]) }
+    }
+
+    // MARK: Spaces
+
+    public func createSpace(_ space: Space, owner: UUID) async throws {
+        try await writer.write { db in
+            do {
+                try space.insert(db)
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw StoreError.duplicate("The slug \"\(space.slug)\" is taken; choose another")
+            }
+            try Membership(spaceID: space.id, userID: owner, role: .owner).insert(db)
+        }
+    }
+
+    public func space(slug: String) async throws -> Space? {
+        try await writer.read { db in try Space.filter(Column("slug") == slug).fetchOne(db) }
+    }
+
+    public func spaces(visibleTo user: User?) async throws -> [Space] {
+        try await writer.read { db in
+            if user?.isAdmin == true { return try Space.order(Column("name").collating(.localizedCaseInsensitiveCompare)).fetchAll(db) }
+            return try Space.fetchAll(db, sql: """
+                SELECT * FROM spaces
+                WHERE visibility = 'public'
+                   OR id IN (SELECT space_id FROM memberships WHERE user_id = ?)
+                ORDER BY name COLLATE NOCASE
+                """, arguments: [user?.id.lowercased])
+        }
+    }
+
+    public func updateSpace(_ space: Space) async throws {
+        try await writer.write { db in try space.update(db) }
+    }
+
+    public func membership(spaceID: UUID, userID: UUID) async throws -> Membership? {
+        try await writer.read { db in
+            try Membership.filter(Column("space_id") == spaceID.lowercased && Column("user_id") == userID.lowercased).fetchOne(db)
+        }
+    }
+
+    public func members(spaceID: UUID) async throws -> [Member] {
+        try await writer.read { db in
+            let memberships = try Membership.filter(Column("space_id") == spaceID.lowercased).fetchAll(db)
+            let users = try User.fetchAll(db, keys: memberships.map { $0.userID.lowercased })
+            let byID = Dictionary(uniqueKeysWithValues: users.map { ($0.id, $0) })
+            return memberships.compactMap { m in byID[m.userID].map { Member(user: $0, role: m.role) } }
+                .sorted { $0.user.name.localizedCaseInsensitiveCompare($1.user.name) == .orderedAscending }
+        }
+    }
+
+    public func setMembership(_ membership: Membership) async throws {
+        try await writer.write { db in try membership.upsert(db) }
+    }
+
+    public func removeMembership(spaceID: UUID, userID: UUID) async throws {
+        try await writer.write { db in
+            _ = try Membership.filter(Column("space_id") == spaceID.lowercased && Column("user_id") == userID.lowercased).deleteAll(db)
+        }
+    }
+
+    // MARK: Series and meetings
+
+    public func createSeries(_ series: Series, firstMeeting: Meeting) async throws {
+        try await writer.write { db in
+            do {
+                try series.insert(db)
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw StoreError.duplicate("This space already has a series with the slug \"\(series.slug)\"")
+            }
+            try firstMeeting.insert(db)
+        }
+    }
+
+    public func series(spaceID: UUID) async throws -> [Series] {
+        try await writer.read { db in
+            try Series.filter(Column("space_id") == spaceID.lowercased).order(Column("name")).fetchAll(db)
+        }
+    }
+
+    public func series(spaceID: UUID, slug: String) async throws -> Series? {
+        try await writer.read { db in
+            try Series.filter(Column("space_id") == spaceID.lowercased && Column("slug") == slug).fetchOne(db)
+        }
+    }
+
+    public func updateSeries(_ series: Series) async throws {
+        try await writer.write { db in try series.update(db) }
+    }
+
+    public func meetings(spaceID: UUID, seriesID: UUID) async throws -> [Meeting] {
+        try await writer.read { db in
+            try Meeting.filter(Column("space_id") == spaceID.lowercased && Column("series_id") == seriesID.lowercased)
+                .order(Column("date").desc).fetchAll(db)
+        }
+    }
+
+    public func createMeeting(_ meeting: Meeting) async throws {
+        try await writer.write { db in
+            do {
+                try meeting.insert(db)
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw StoreError.duplicate("This series already has a meeting on \(meeting.date)")
+            }
+        }
+    }
+
+    public func board(spaceID: UUID, meetingID: UUID) async throws -> Board? {
+        try await writer.read { db in try Self.loadBoard(spaceID: spaceID, meetingID: meetingID, db) }
+    }
+
+    static func loadBoard(spaceID: UUID, meetingID: UUID, _ db: Database) throws -> Board? {
+        guard let meeting = try Meeting.filter(Column("id") == meetingID.lowercased && Column("space_id") == spaceID.lowercased).fetchOne(db),
+              let series = try Series.fetchOne(db, key: meeting.seriesID.lowercased) else { return nil }
+        let topics = try Topic.filter(Column("meeting_id") == meetingID.lowercased).order(Column("proposed_at"), Column("id")).fetchAll(db)
+        let rows = try VoteRow.filter(Column("meeting_id") == meetingID.lowercased).fetchAll(db)
+        var votes: [Board.VoteKey: Int] = [:]
+        for row in rows { votes[Board.VoteKey(topicID: row.topicID, userID: row.userID)] = row.count }
+        return Board(meeting: meeting, settings: series.settings, topics: topics, votes: votes)
+    }
+
+    public func apply(_ command: BoardCommand, by actor: Actor?, spaceID: UUID, meetingID: UUID, now: Date) async throws -> [Board] {
+        try await writer.write { db in
+            guard let old = try Self.loadBoard(spaceID: spaceID, meetingID: meetingID, db) else {
+                throw StoreError.notFound("No such meeting")
+            }
+            var new = try old.apply(command, by: actor, at: now)
+            var changed: [(old: Board, new: Board)] = []
+            if new.closesMeeting(from: old) {
+                let next = try Self.nextBoard(after: new.meeting, now: now, db)
+                let moved = new.carryOver(into: next, at: now)
+                new = moved.from
+                changed.append((next, moved.into))
+            }
+            changed.insert((old, new), at: 0)
+            return try changed.compactMap { pair in try Self.save(pair.new, replacing: pair.old, db) }
+        }
+    }
+
+    /// The next open meeting of the series, created from the schedule when there is none yet.
+    private static func nextBoard(after meeting: Meeting, now: Date, _ db: Database) throws -> Board {
+        let next = try Meeting
+            .filter(Column("series_id") == meeting.seriesID.lowercased && Column("date") > meeting.date.description)
+            .filter([MeetingStatus.upcoming.rawValue, MeetingStatus.live.rawValue].contains(Column("status")))
+            .order(Column("date")).fetchOne(db)
+        if let next, let board = try loadBoard(spaceID: next.spaceID, meetingID: next.id, db) { return board }
+        guard let series = try Series.fetchOne(db, key: meeting.seriesID.lowercased) else { throw StoreError.notFound("No such series") }
+        var created = series.newMeeting(after: meeting.startsAt, now: now)
+        while try Meeting.filter(Column("series_id") == series.id.lowercased && Column("date") == created.date.description).fetchCount(db) > 0 {
+            created = series.newMeeting(after: created.startsAt, now: now)
+        }
+        try created.insert(db)
+        return Board(meeting: created, settings: series.settings)
+    }
+
+    /// Writes what differs between two versions of a board and bumps its sequence number;
+    /// returns nil (writing nothing) when nothing differs.
+    private static func save(_ new: Board, replacing old: Board, _ db: Database) throws -> Board? {
+        guard new != old else { return nil }
+        var saved = new
+        saved.meeting.seq = old.meeting.seq + 1
+        try saved.meeting.update(db)
+        let oldTopics = Dictionary(uniqueKeysWithValues: old.topics.map { ($0.id, $0) })
+        for topic in saved.topics where oldTopics[topic.id] != topic {
+            try topic.upsert(db)
+        }
+        for key in Set(old.votes.keys).union(saved.votes.keys) where old.votes[key] != saved.votes[key] {
+            if let count = saved.votes[key] {
+                try VoteRow(meetingID: saved.meeting.id, topicID: key.topicID, userID: key.userID, count: count).upsert(db)
+            } else {
+                try db.execute(sql: "DELETE FROM votes WHERE topic_id = ? AND user_id = ?",
+                               arguments: [key.topicID.lowercased, key.userID.lowercased])
+            }
+        }
+        return saved
+    }
+
+    public func pendingDeadlines() async throws -> [MeetingDeadline] {
+        try await writer.read { db in
+            try Meeting.filter(Column("status") == MeetingStatus.live.rawValue && Column("time_box") != nil).fetchAll(db)
+                .compactMap { meeting in
+                    meeting.timeBox.map { MeetingDeadline(spaceID: meeting.spaceID, meetingID: meeting.id, deadline: $0.deadline) }
+                }
+        }
+    }
+}
+
+extension UUID {
+    /// The text form every table stores.
+    var lowercased: String { uuidString.lowercased() }
+}
+
+/// Compares two secrets without leaking where they differ through timing.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let (x, y) = (Array(a.utf8), Array(b.utf8))
+    guard x.count == y.count else { return false }
+    return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+}

@@ -1,0 +1,92 @@
+import Foundation
+import HourglassCore
+
+/// Why the store refused a write, with a message fit for the person who asked.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A unique value is taken (an email, a slug, a meeting date).
+    case duplicate(String)
+    /// The thing to change does not exist (or is not visible to the caller).
+    case notFound(String)
+    /// The setup link was already used, or is wrong.
+    case setupClosed
+
+    public var description: String {
+        switch self {
+        case let .duplicate(message), let .notFound(message): message
+        case .setupClosed: "This setup link has been used already; sign in instead"
+        }
+    }
+}
+
+/// A person's account as the store keeps it: the public profile and the bcrypt hash.
+public struct Credentials: Sendable {
+    public var user: User
+    public var passwordHash: String
+}
+
+/// A member of a space, with the person's profile.
+public struct Member: Sendable, Equatable {
+    public var user: User
+    public var role: SpaceRole
+}
+
+/// Persistence for everything Hourglass keeps. Every read of space content takes the space id,
+/// so a query can never reach into another space; callers resolve access before calling.
+public protocol HourglassStore: Sendable {
+    // MARK: Accounts
+    func userCount() async throws -> Int
+    func createUser(_ user: User, passwordHash: String) async throws
+    /// Creates the first administrator if `setupTokenHash` matches the pending setup token,
+    /// consuming it in the same transaction, so only one person can ever use a setup link.
+    func createFirstAdmin(_ user: User, passwordHash: String, setupTokenHash: String) async throws
+    /// Stores the hash of the one-time setup token (replacing an unused one).
+    func setSetupToken(hash: String) async throws
+    func hasPendingSetupToken() async throws -> Bool
+    func user(id: UUID) async throws -> User?
+    func user(email: String) async throws -> User?
+    func credentials(email: String) async throws -> Credentials?
+    func createSession(tokenHash: String, userID: UUID, expiresAt: Date) async throws
+    func user(sessionTokenHash: String, now: Date) async throws -> User?
+    func deleteSession(tokenHash: String) async throws
+
+    // MARK: Spaces
+    func createSpace(_ space: Space, owner: UUID) async throws
+    func space(slug: String) async throws -> Space?
+    /// Public spaces, plus private ones the user is a member of (all of them for an admin).
+    func spaces(visibleTo user: User?) async throws -> [Space]
+    func updateSpace(_ space: Space) async throws
+    func membership(spaceID: UUID, userID: UUID) async throws -> Membership?
+    func members(spaceID: UUID) async throws -> [Member]
+    func setMembership(_ membership: Membership) async throws
+    func removeMembership(spaceID: UUID, userID: UUID) async throws
+
+    // MARK: Series and meetings
+    /// Creates a series together with its first upcoming meeting.
+    func createSeries(_ series: Series, firstMeeting: Meeting) async throws
+    func series(spaceID: UUID) async throws -> [Series]
+    func series(spaceID: UUID, slug: String) async throws -> Series?
+    func updateSeries(_ series: Series) async throws
+    /// Meetings of a series, newest first.
+    func meetings(spaceID: UUID, seriesID: UUID) async throws -> [Meeting]
+    func createMeeting(_ meeting: Meeting) async throws
+    func board(spaceID: UUID, meetingID: UUID) async throws -> Board?
+    /// Applies a command to a meeting in one transaction and returns every board it changed,
+    /// each with its sequence number incremented (ending or skipping a meeting also changes the
+    /// next meeting of its series, which receives the undiscussed topics). Nothing changes on error.
+    func apply(_ command: BoardCommand, by actor: Actor?, spaceID: UUID, meetingID: UUID, now: Date) async throws -> [Board]
+    /// Live meetings with a running clock, for the timer service.
+    func pendingDeadlines() async throws -> [MeetingDeadline]
+}
+
+/// When a live meeting's clock next needs the server's attention.
+public struct MeetingDeadline: Sendable, Equatable {
+    public var spaceID: UUID
+    public var meetingID: UUID
+    public var deadline: Date
+
+    public init(spaceID: UUID, meetingID: UUID, deadline: Date) {
+        self.spaceID = spaceID
+        self.meetingID = meetingID
+        self.deadline = deadline
+    }
+}
