@@ -7,7 +7,7 @@ import HourglassCore
 public protocol StoredRecord: Codable, FetchableRecord, PersistableRecord {}
 
 extension StoredRecord {
-    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
+    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .custom(propertyKey) }
     public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
     public static func databaseUUIDEncodingStrategy(for column: String) -> DatabaseUUIDEncodingStrategy { .lowercaseString }
     public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy { .timeIntervalSince1970 }
@@ -23,6 +23,25 @@ extension StoredRecord {
         decoder.dateDecodingStrategy = .secondsSince1970
         return decoder
     }
+}
+
+/// "space_id" → "spaceID", "time_box_minutes" → "timeBoxMinutes": the inverse of `.convertToSnakeCase`
+/// for this code base's property names, where "id" is always written "ID".
+private func propertyKey(_ column: String) -> any CodingKey {
+    let parts = column.split(separator: "_")
+    let name = parts.enumerated().map { index, part in
+        if index == 0 { return String(part) }
+        return part == "id" ? "ID" : part.prefix(1).uppercased() + part.dropFirst()
+    }.joined()
+    return AnyCodingKey(name)
+}
+
+private struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }
 
 extension User: StoredRecord { public static let databaseTableName = "users" }

@@ -179,9 +179,9 @@ public struct SQLiteStore: HourglassStore {
         }
     }
 
-    public func createSession(tokenHash: String, userID: UUID, expiresAt: Date) async throws {
+    public func createSession(tokenHash: String, userID: UUID, expiresAt: Date, now: Date) async throws {
         try await writer.write { db in
-            try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [Date().timeIntervalSince1970])
+            try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [now.timeIntervalSince1970])
             try db.execute(sql: "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
                            arguments: [tokenHash, userID.lowercased, expiresAt.timeIntervalSince1970])
         }
@@ -302,6 +302,13 @@ public struct SQLiteStore: HourglassStore {
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw StoreError.duplicate("This series already has a meeting on \(meeting.date)")
             }
+        }
+    }
+
+    public func meeting(spaceID: UUID, seriesID: UUID, date: LocalDate) async throws -> Meeting? {
+        try await writer.read { db in
+            try Meeting.filter(Column("space_id") == spaceID.lowercased && Column("series_id") == seriesID.lowercased
+                               && Column("date") == date.description).fetchOne(db)
         }
     }
 

@@ -22,12 +22,22 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct Credentials: Sendable {
     public var user: User
     public var passwordHash: String
+
+    public init(user: User, passwordHash: String) {
+        self.user = user
+        self.passwordHash = passwordHash
+    }
 }
 
 /// A member of a space, with the person's profile.
 public struct Member: Sendable, Equatable {
     public var user: User
     public var role: SpaceRole
+
+    public init(user: User, role: SpaceRole) {
+        self.user = user
+        self.role = role
+    }
 }
 
 /// Persistence for everything Hourglass keeps. Every read of space content takes the space id,
@@ -45,7 +55,8 @@ public protocol HourglassStore: Sendable {
     func user(id: UUID) async throws -> User?
     func user(email: String) async throws -> User?
     func credentials(email: String) async throws -> Credentials?
-    func createSession(tokenHash: String, userID: UUID, expiresAt: Date) async throws
+    /// Opens a session and purges the ones that expired before `now`.
+    func createSession(tokenHash: String, userID: UUID, expiresAt: Date, now: Date) async throws
     func user(sessionTokenHash: String, now: Date) async throws -> User?
     func deleteSession(tokenHash: String) async throws
 
@@ -69,6 +80,7 @@ public protocol HourglassStore: Sendable {
     /// Meetings of a series, newest first.
     func meetings(spaceID: UUID, seriesID: UUID) async throws -> [Meeting]
     func createMeeting(_ meeting: Meeting) async throws
+    func meeting(spaceID: UUID, seriesID: UUID, date: LocalDate) async throws -> Meeting?
     func board(spaceID: UUID, meetingID: UUID) async throws -> Board?
     /// Applies a command to a meeting in one transaction and returns every board it changed,
     /// each with its sequence number incremented (ending or skipping a meeting also changes the

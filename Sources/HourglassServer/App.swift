@@ -1,0 +1,161 @@
+import Foundation
+import HourglassCore
+import HourglassStore
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Everything `hourglass serve` needs to know; tests build the real application from one of these.
+public struct AppConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Directory holding the SQLite database.
+    public var dataDirectory: String
+    /// Directory of the browser code (`Public/`).
+    public var publicDirectory: String
+    /// The address people open, used in the setup link; https here turns on Secure cookies.
+    public var publicURL: String?
+    public var bcryptCost: UInt8
+    public var logLevel: Logger.Level
+    /// How often the timer checks for time boxes that ran out.
+    public var timerInterval: Duration
+    /// The clock; tests inject their own.
+    public var now: @Sendable () -> Date
+    /// Receives the setup link when the database has no account yet.
+    public var onSetupLink: @Sendable (String) -> Void
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "hourglass-data",
+                publicDirectory: String = AppConfiguration.defaultPublicDirectory(), publicURL: String? = nil,
+                bcryptCost: UInt8 = 12, logLevel: Logger.Level = .info, timerInterval: Duration = .milliseconds(200),
+                now: @escaping @Sendable () -> Date = { Date() }, onSetupLink: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.publicDirectory = publicDirectory
+        self.publicURL = publicURL
+        self.bcryptCost = bcryptCost
+        self.logLevel = logLevel
+        self.timerInterval = timerInterval
+        self.now = now
+        self.onSetupLink = onSetupLink
+    }
+
+    /// `HOURGLASS_PUBLIC_DIR`, else `Public/` in the working directory, else the one in the source tree.
+    public static func defaultPublicDirectory() -> String {
+        if let dir = ProcessInfo.processInfo.environment["HOURGLASS_PUBLIC_DIR"] { return dir }
+        if FileManager.default.fileExists(atPath: "Public/board.js") { return "Public" }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Public").standardized.path
+    }
+
+    var baseURL: String { publicURL ?? "http://\(host == "0.0.0.0" ? "localhost" : host):\(port)" }
+}
+
+/// The long-lived parts every route shares.
+struct AppServices: Sendable {
+    let store: any HourglassStore
+    let hub: MeetingHub
+    let boards: BoardService
+    let auth: Authenticator
+    let accounts: Operations
+    let resolver: Resolver
+    let live: LiveSocket
+    let now: @Sendable () -> Date
+
+    init(store: any HourglassStore, configuration: AppConfiguration) {
+        self.store = store
+        now = configuration.now
+        hub = MeetingHub()
+        boards = BoardService(store: store, hub: hub, deadlines: DeadlineBook(), now: now)
+        auth = Authenticator(store: store, bcryptCost: configuration.bcryptCost,
+                             secureCookies: configuration.publicURL?.hasPrefix("https://") ?? false, now: now)
+        accounts = Operations(store: store, auth: auth, now: now)
+        resolver = Resolver(store: store)
+        live = LiveSocket(boards: boards)
+    }
+}
+
+/// Opens the SQLite store under the configured data directory.
+public func openStore(_ configuration: AppConfiguration) throws -> any HourglassStore {
+    try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+    return try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("hourglass.sqlite"))
+}
+
+/// Builds the whole application: routes, middleware, WebSocket upgrades and background services.
+public func buildApplication(_ configuration: AppConfiguration, store: (any HourglassStore)? = nil) async throws -> some ApplicationProtocol {
+    var logger = Logger(label: "hourglass")
+    logger.logLevel = configuration.logLevel
+    let store = try store ?? openStore(configuration)
+    let services = AppServices(store: store, configuration: configuration)
+    try await announceSetupLinkIfNeeded(store: store, configuration: configuration, logger: logger)
+
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/public",
+                                          cacheControl: .init([(MediaType(type: .any), [.noCache])]), logger: logger))
+    router.add(middleware: SameOriginMiddleware())
+    router.add(middleware: SessionMiddleware(store: store, now: configuration.now))
+    router.get("healthz") { _, _ in "ok" }
+    router.get("readyz") { _, _ in
+        _ = try await store.userCount()
+        return "ready"
+    }
+    router.get("openapi.json") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPI.document)))
+    }
+    PageController(app: services).addRoutes(to: router)
+    APIController(app: services).addRoutes(to: router)
+
+    var app = Application(
+        router: router,
+        server: .http1WebSocketUpgrade(webSocketRouter: router,
+                                       configuration: .init(maxFrameSize: LiveSocket.maxMessageSize, validateUTF8: true)),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Hourglass"),
+        logger: logger
+    )
+    app.addServices(TimerService(boards: services.boards, interval: configuration.timerInterval, logger: logger))
+    return app
+}
+
+/// On an empty database, makes a one-time setup token and hands out its link.
+func announceSetupLinkIfNeeded(store: any HourglassStore, configuration: AppConfiguration, logger: Logger) async throws {
+    guard try await store.userCount() == 0 else { return }
+    let token = Authenticator.newToken()
+    try await store.setSetupToken(hash: Authenticator.hash(token: token))
+    let link = "\(configuration.baseURL)/setup?token=\(token)"
+    logger.notice("No accounts yet. Open this one-time link to create the administrator: \(link)")
+    configuration.onSetupLink(link)
+}
+
+/// Gives every request an id (or keeps the proxy's `X-Request-Id`) in its logger and response.
+struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let incoming = request.headers[.xRequestID].flatMap { $0.count <= 64 ? $0 : nil }
+        let id = incoming ?? String(UUID().uuidString.prefix(8)).lowercased()
+        var context = context
+        context.logger[metadataKey: "request"] = .string(id)
+        var response = try await next(request, context)
+        response.headers[.xRequestID] = id
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let xRequestID = Self("X-Request-Id")!
+}
+
+/// Creates an account from the command line (`hourglass user add`), bypassing the setup link.
+public func createAccount(_ configuration: AppConfiguration, name: String, email: String, password: String, admin: Bool) async throws -> User {
+    let store = try openStore(configuration)
+    let auth = Authenticator(store: store, bcryptCost: configuration.bcryptCost, secureCookies: false, now: configuration.now)
+    var (user, hash) = try await auth.newAccount(name: name, email: email, password: password)
+    user.isAdmin = admin
+    try await store.createUser(user, passwordHash: hash)
+    return user
+}

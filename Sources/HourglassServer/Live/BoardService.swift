@@ -1,0 +1,72 @@
+import Foundation
+import HourglassCore
+import HourglassStore
+import Logging
+import ServiceLifecycle
+
+/// The one path every board command takes, whichever door it came in by (form, JSON API,
+/// WebSocket, timer): the store applies it in a transaction, then each changed board is
+/// published to open sockets and its next deadline handed to the timer.
+struct BoardService: Sendable {
+    let store: any HourglassStore
+    let hub: MeetingHub
+    let deadlines: DeadlineBook
+    let now: @Sendable () -> Date
+
+    /// Applies a command and returns the meeting's board as it is afterwards.
+    @discardableResult
+    func execute(_ command: BoardCommand, by actor: Actor?, spaceID: UUID, meetingID: UUID) async throws -> Board {
+        let changed = try await store.apply(command, by: actor, spaceID: spaceID, meetingID: meetingID, now: now())
+        for board in changed {
+            await hub.publish(board)
+            await deadlines.set(board)
+        }
+        if let board = changed.first(where: { $0.meeting.id == meetingID }) { return board }
+        guard let board = try await store.board(spaceID: spaceID, meetingID: meetingID) else { throw StoreError.notFound("No such meeting") }
+        return board
+    }
+}
+
+/// Deadlines of live meetings, earliest first, for the timer service.
+actor DeadlineBook {
+    private var deadlines: [UUID: MeetingDeadline] = [:]
+
+    func set(_ board: Board) {
+        let id = board.meeting.id
+        deadlines[id] = board.nextDeadline.map { MeetingDeadline(spaceID: board.meeting.spaceID, meetingID: id, deadline: $0) }
+    }
+
+    func load(_ pending: [MeetingDeadline]) {
+        for item in pending { deadlines[item.meetingID] = item }
+    }
+
+    /// Removes and returns every deadline due by `now`.
+    func takeDue(_ now: Date) -> [MeetingDeadline] {
+        let due = deadlines.values.filter { $0.deadline <= now }
+        for item in due { deadlines[item.meetingID] = nil }
+        return due
+    }
+}
+
+/// Moves clocks forward: when a time box or a re-vote runs out, applies `.advance` to its meeting
+/// so every client sees the re-vote open or the topic end at the same moment. Deadlines are read
+/// from the store at start, so a restart mid-topic carries on where it was.
+struct TimerService: Service {
+    let boards: BoardService
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await boards.deadlines.load(try await boards.store.pendingDeadlines())
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            for item in await boards.deadlines.takeDue(boards.now()) {
+                do {
+                    try await boards.execute(.advance, by: nil, spaceID: item.spaceID, meetingID: item.meetingID)
+                } catch {
+                    logger.error("Could not advance meeting clock", metadata: ["meeting": "\(item.meetingID)", "error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import HourglassCore
+
+/// Fan-out of board changes to the open sockets of each meeting, within one process.
+///
+/// Each connection holds a signal stream that buffers at most one pending "something changed";
+/// when its writer wakes it sends the latest state. Many changes in a burst become one frame,
+/// a slow client never builds a queue, and nothing is dropped: the next frame carries it all.
+actor MeetingHub {
+    struct Connection {
+        var userName: String?
+        var signal: AsyncStream<Void>.Continuation
+    }
+
+    private struct Room {
+        var board: Board
+        var connections: [UUID: Connection] = [:]
+        /// The shared JSON of the board, rebuilt only when the board or presence changed.
+        var cachedJSON: String?
+    }
+
+    private var rooms: [UUID: Room] = [:]
+
+    /// Registers a connection; the returned stream yields whenever there is something new to send.
+    func join(_ board: Board, connectionID: UUID, userName: String?) -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        var room = rooms[board.meeting.id] ?? Room(board: board)
+        if board.meeting.seq > room.board.meeting.seq { room.board = board }
+        room.connections[connectionID] = Connection(userName: userName, signal: continuation)
+        rooms[board.meeting.id] = room
+        signalAll(board.meeting.id)
+        return stream
+    }
+
+    func leave(meetingID: UUID, connectionID: UUID) {
+        guard var room = rooms[meetingID] else { return }
+        room.connections.removeValue(forKey: connectionID)?.signal.finish()
+        if room.connections.isEmpty {
+            rooms[meetingID] = nil
+        } else {
+            rooms[meetingID] = room
+            signalAll(meetingID)
+        }
+    }
+
+    /// Publishes a committed board; older sequence numbers than what is known are ignored.
+    func publish(_ board: Board) {
+        guard var room = rooms[board.meeting.id], board.meeting.seq > room.board.meeting.seq else { return }
+        room.board = board
+        rooms[board.meeting.id] = room
+        signalAll(board.meeting.id)
+    }
+
+    /// The latest board and its shared JSON for a meeting.
+    func snapshot(meetingID: UUID) -> (board: Board, json: String)? {
+        guard var room = rooms[meetingID] else { return nil }
+        if let json = room.cachedJSON { return (room.board, json) }
+        let json = JSON.string(PublicBoard(room.board, present: presence(room)))
+        room.cachedJSON = json
+        rooms[meetingID] = room
+        return (room.board, json)
+    }
+
+    /// Names of the people with the meeting open, each once, sorted.
+    func present(meetingID: UUID) -> [String] {
+        rooms[meetingID].map(presence) ?? []
+    }
+
+    func connectionCount(meetingID: UUID) -> Int { rooms[meetingID]?.connections.count ?? 0 }
+
+    private func presence(_ room: Room) -> [String] {
+        let names = Set(room.connections.values.compactMap(\.userName))
+        let guests = room.connections.values.filter { $0.userName == nil }.count
+        return names.sorted { $0.localizedCaseInsensitiveCompare($1) == .orderedAscending }
+            + (guests > 0 ? ["\(guests) guest\(guests == 1 ? "" : "s")"] : [])
+    }
+
+    private func signalAll(_ meetingID: UUID) {
+        guard var room = rooms[meetingID] else { return }
+        room.cachedJSON = nil
+        rooms[meetingID] = room
+        for connection in room.connections.values { connection.signal.yield() }
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import HourglassCore
+import HourglassStore
+import Hummingbird
+
+/// HTML pages and the form posts behind them. Form posts redirect (303) on success and re-render
+/// the page with the message and the person's input on error, so nothing typed is lost.
+struct PageController: Sendable {
+    let app: AppServices
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/") { _, context in try await self.home(context) }
+        router.get("/setup") { request, context in
+            let token = request.uri.queryParameters.get("token") ?? ""
+            guard try await self.app.store.hasPendingSetupToken() else { throw StoreError.setupClosed }
+            return Page.authForm("Create the administrator account", action: "/setup", user: context.user, fields: [:],
+                                 notice: nil, includeName: true, hidden: ["token": token])
+        }
+        router.post("/setup") { request, context in
+            var request = request
+            let fields = try await request.fields(context: context)
+            do {
+                let user = try await self.app.accounts.setUp(fields)
+                let cookie = try await self.app.auth.startSession(for: user, replacing: context.sessionTokenHash)
+                return Response.seeOther("/", cookie: cookie)
+            } catch let error where AppError.from(error)?.status != .gone {
+                return try self.formError(error, request: request, context: context) { notice in
+                    Page.authForm("Create the administrator account", action: "/setup", user: nil, fields: fields,
+                                  notice: notice, includeName: true, hidden: ["token": fields["token"] ?? ""])
+                }
+            }
+        }
+        router.get("/signup") { request, context in
+            Page.authForm("Sign up", action: "/signup", user: context.user, fields: [:], notice: nil, includeName: true,
+                          next: request.uri.queryParameters.get("next"))
+        }
+        router.post("/signup") { request, context in
+            var request = request
+            let fields = try await request.fields(context: context)
+            do {
+                let user = try await self.app.accounts.signUp(fields)
+                let cookie = try await self.app.auth.startSession(for: user, replacing: context.sessionTokenHash)
+                return Response.seeOther(safeRedirectTarget(fields["next"]), cookie: cookie)
+            } catch {
+                return try self.formError(error, request: request, context: context) { notice in
+                    Page.authForm("Sign up", action: "/signup", user: nil, fields: fields, notice: notice, includeName: true, next: fields["next"])
+                }
+            }
+        }
+        router.get("/signin") { request, context in
+            Page.authForm("Sign in", action: "/signin", user: context.user, fields: [:], notice: nil, includeName: false,
+                          next: request.uri.queryParameters.get("next"))
+        }
+        router.post("/signin") { request, context in
+            var request = request
+            let fields = try await request.fields(context: context)
+            do {
+                let user = try await self.app.auth.signIn(email: fields["email"] ?? "", password: fields["password"] ?? "")
+                let cookie = try await self.app.auth.startSession(for: user, replacing: context.sessionTokenHash)
+                return Response.seeOther(safeRedirectTarget(fields["next"]), cookie: cookie)
+            } catch {
+                return try self.formError(error, request: request, context: context) { notice in
+                    Page.authForm("Sign in", action: "/signin", user: nil, fields: ["email": fields["email"] ?? ""], notice: notice,
+                                  includeName: false, next: fields["next"])
+                }
+            }
+        }
+        router.post("/signout") { _, context in
+            Response.seeOther("/", cookie: try await self.app.auth.endSession(hash: context.sessionTokenHash))
+        }
+        router.get("/spaces/new") { request, context in
+            guard let user = context.user else { return Response.seeOther("/signin?next=/spaces/new") }
+            return try Page.newSpace(user: user, fields: [:], notice: nil).response(from: request, context: context)
+        }
+        router.post("/spaces") { request, context in
+            var request = request
+            let user = try context.requireUser()
+            let fields = try await request.fields(context: context)
+            do {
+                let space = try await self.app.accounts.createSpace(fields, owner: user)
+                return Response.seeOther(Paths.space(space.slug))
+            } catch {
+                return try self.formError(error, request: request, context: context) { Page.newSpace(user: user, fields: fields, notice: $0) }
+            }
+        }
+
+        let space = router.group("s/:space").add(middleware: SpaceAccessMiddleware(store: app.store))
+        space.get { _, context in try await self.spacePage(context) }
+        space.post("members") { request, context in
+            var request = request
+            let fields = try await request.fields(context: context)
+            do {
+                try await self.app.accounts.setMember(fields, context: context)
+                return Response.seeOther(Paths.space(try context.requireAccess().space.slug))
+            } catch {
+                return try await self.spacePage(context, error: error, request: request)
+            }
+        }
+        space.post("members/remove") { request, context in
+            var request = request
+            let fields = try await request.fields(context: context)
+            try await self.app.accounts.removeMember(fields["userId"] ?? "", context: context)
+            return Response.seeOther(Paths.space(try context.requireAccess().space.slug))
+        }
+        space.post("series") { request, context in
+            var request = request
+            let fields = try await request.fields(context: context)
+            do {
+                let series = try await self.app.accounts.createSeries(fields, context: context)
+                return Response.seeOther(Paths.series(series.spaceSlug, series.series.slug))
+            } catch {
+                return try await self.spacePage(context, error: error, request: request, fields: fields)
+            }
+        }
+        space.get(":series") { _, context in try await self.seriesPage(context) }
+        space.post(":series/meetings") { request, context in
+            var request = request
+            let fields = try await request.fields(context: context)
+            do {
+                let (series, meeting) = try await self.app.accounts.addMeeting(fields, context: context)
+                return Response.seeOther(Paths.meeting(try context.requireAccess().space.slug, series.slug, meeting.date))
+            } catch {
+                return try await self.seriesPage(context, error: error, request: request)
+            }
+        }
+        space.get(":series/:date") { _, context in try await self.meetingPage(context) }
+        space.post(":series/:date/commands") { request, context in
+            var request = request
+            let fields = try await request.fields(context: context)
+            let (series, board) = try await self.app.resolver.board(context)
+            let page = Paths.meeting(try context.requireAccess().space.slug, series.slug, board.meeting.date)
+            do {
+                let command = try BoardCommand(fields: fields)
+                let actor = try self.app.resolver.actor(context)
+                let result = try await self.app.boards.execute(command, by: actor, spaceID: board.meeting.spaceID, meetingID: board.meeting.id)
+                let anchor = fields["topicId"].flatMap { $0.isEmpty ? nil : "#topic-\($0)" } ?? ""
+                _ = result
+                return Response.seeOther(page + anchor)
+            } catch {
+                return try await self.meetingPage(context, error: error, request: request, fields: fields)
+            }
+        }
+    }
+
+    private func home(_ context: AppRequestContext) async throws -> HTML {
+        let spaces = try await app.store.spaces(visibleTo: context.user)
+        let pending = try await app.store.hasPendingSetupToken()
+        return Page.home(user: context.user, spaces: spaces, setupPending: pending)
+    }
+
+    private func spacePage(_ context: AppRequestContext, error: (any Error)? = nil, request: Request? = nil,
+                           fields: [String: String] = [:]) async throws -> Response {
+        let access = try context.requireAccess()
+        let series = try await app.store.series(spaceID: access.space.id)
+        let members = access.role != nil || access.isAdmin ? try await app.store.members(spaceID: access.space.id) : []
+        return try await render(error, context: context) { notice in
+            Page.space(access, user: context.user, series: series, members: members, notice: notice, fields: fields)
+        }
+    }
+
+    private func seriesPage(_ context: AppRequestContext, error: (any Error)? = nil, request: Request? = nil) async throws -> Response {
+        let access = try context.requireAccess()
+        let series = try await app.resolver.series(context)
+        let meetings = try await app.store.meetings(spaceID: access.space.id, seriesID: series.id)
+        return try await render(error, context: context) { notice in
+            Page.series(access, user: context.user, series: series, meetings: meetings, notice: notice)
+        }
+    }
+
+    private func meetingPage(_ context: AppRequestContext, error: (any Error)? = nil, request: Request? = nil,
+                             fields: [String: String] = [:]) async throws -> Response {
+        let access = try context.requireAccess()
+        var (series, board) = try await app.resolver.board(context)
+        let now = app.now()
+        board.advance(to: now)
+        let present = await app.hub.present(meetingID: board.meeting.id)
+        // Keep the typed proposal only when the failed command was a proposal.
+        let kept = fields["type"] == "propose" ? fields : [:]
+        return try await render(error, context: context) { notice in
+            Page.meeting(access, user: context.user, series: series, board: board, present: present, now: now, notice: notice, fields: kept)
+        }
+    }
+
+    /// Renders a page, with the error's message and status when there is one.
+    private func render(_ error: (any Error)?, context: AppRequestContext, _ page: (String?) -> HTML) async throws -> Response {
+        guard let error else { return try page(nil).response(from: Request.placeholder, context: context) }
+        guard let appError = AppError.from(error) else { throw error }
+        var response = try page(appError.message).response(from: Request.placeholder, context: context)
+        response.status = appError.status
+        return response
+    }
+
+    private func formError(_ error: any Error, request: Request, context: AppRequestContext, _ page: (String) -> HTML) throws -> Response {
+        guard let appError = AppError.from(error) else { throw error }
+        var response = try page(appError.message).response(from: request, context: context)
+        response.status = appError.status
+        return response
+    }
+}
+
+extension Request {
+    /// HTML responses do not depend on the request; this stands in where one is required.
+    static var placeholder: Request {
+        Request(head: .init(method: .get, scheme: "http", authority: "localhost", path: "/"), body: .init(buffer: .init()))
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// HTML whose interpolated strings are escaped unless they are `HTML` themselves, so user text
+/// can only ever become text.
+public struct HTML: ExpressibleByStringInterpolation, Sendable, ResponseGenerator {
+    public var rendered: String
+
+    public init(raw: String) { rendered = raw }
+    public init(stringLiteral value: String) { rendered = value }
+    public init(stringInterpolation: Interpolation) { rendered = stringInterpolation.output }
+
+    public struct Interpolation: StringInterpolationProtocol {
+        var output = ""
+        public init(literalCapacity: Int, interpolationCount: Int) { output.reserveCapacity(literalCapacity * 2) }
+        public mutating func appendLiteral(_ literal: String) { output += literal }
+        public mutating func appendInterpolation(_ html: HTML) { output += html.rendered }
+        public mutating func appendInterpolation(_ list: [HTML]) { for item in list { output += item.rendered } }
+        public mutating func appendInterpolation(_ text: String) { output += HTML.escape(text) }
+        public mutating func appendInterpolation(_ value: Int) { output += String(value) }
+        public mutating func appendInterpolation(_ value: UUID) { output += value.uuidString.lowercased() }
+        public mutating func appendInterpolation<T: CustomStringConvertible>(_ value: T) { output += HTML.escape(value.description) }
+    }
+
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// Includes `html` only when `condition` holds.
+    public static func when(_ condition: Bool, _ html: @autoclosure () -> HTML) -> HTML { condition ? html() : "" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: rendered)))
+    }
+}
+
+/// Security headers on every response: a Content-Security-Policy without inline script, and friends.
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var policy: String {
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            + "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.contentSecurityPolicy] = Self.policy
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        return response
+    }
+}
+
+/// Refuses state-changing requests sent from another site (cookies are also SameSite=Lax).
+struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.method != .get, request.method != .head, let origin = request.headers[.origin] {
+            let host = request.head.authority ?? ""
+            let originHost = URLComponents(string: origin)?.host.map { host in
+                URLComponents(string: origin)?.port.map { "\(host):\($0)" } ?? host
+            }
+            guard let originHost, originHost == host else {
+                throw AppError(.forbidden, "Cross-site requests are not accepted")
+            }
+        }
+        return try await next(request, context)
+    }
+}

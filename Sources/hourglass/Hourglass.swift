@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import HourglassCore
+import HourglassServer
+import HourglassStore
+import Logging
+
+@main
+struct Hourglass: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Lean Coffee meetings end to end.",
+        subcommands: [Serve.self, UserCommand.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Options shared by every command that opens the database.
+struct StorageOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Directory of the SQLite database (env HOURGLASS_DATA_DIR).")
+    var dataDirectory: String = ProcessInfo.processInfo.environment["HOURGLASS_DATA_DIR"] ?? "hourglass-data"
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start the web server (SQLite under --data-dir).")
+
+    @OptionGroup var storage: StorageOptions
+    @Option(help: "Address to listen on.") var host: String = ProcessInfo.processInfo.environment["HOURGLASS_HOST"] ?? "127.0.0.1"
+    @Option(help: "Port to listen on.") var port: Int = Int(ProcessInfo.processInfo.environment["HOURGLASS_PORT"] ?? "") ?? 8080
+    @Option(name: .customLong("public-url"), help: "The URL people open (https turns on Secure cookies).")
+    var publicURL: String? = ProcessInfo.processInfo.environment["HOURGLASS_PUBLIC_URL"]
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+    @Option(name: .customLong("bcrypt-cost"), help: .hidden) var bcryptCost: UInt8 = 12
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardOutput(label: $0) }
+        let configuration = AppConfiguration(host: host, port: port, dataDirectory: storage.dataDirectory, publicURL: publicURL,
+                                             bcryptCost: bcryptCost, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+        try await buildApplication(configuration).runService()
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage accounts.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an account; the password is read from standard input.")
+
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "Email address to sign in with.") var email: String
+        @Option(help: "Display name.") var name: String
+        @Flag(help: "Make the account an administrator.") var admin = false
+        @Option(name: .customLong("bcrypt-cost"), help: .hidden) var bcryptCost: UInt8 = 12
+
+        func run() async throws {
+            let password = readLine(strippingNewline: true) ?? ""
+            let configuration = AppConfiguration(dataDirectory: storage.dataDirectory, bcryptCost: bcryptCost)
+            do {
+                let user = try await createAccount(configuration, name: name, email: email, password: password, admin: admin)
+                print("Created \(user.isAdmin ? "administrator" : "account") \(user.email)")
+            } catch let error as HourglassCore.ValidationError {
+                throw ArgumentParser.ValidationError(error.description)
+            } catch let error as StoreError {
+                throw ArgumentParser.ValidationError(error.description)
+            }
+        }
+    }
+}

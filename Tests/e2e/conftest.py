@@ -1,0 +1,383 @@
+"""End-to-end fixtures: the real `hourglass` binary on a free loopback port, driven over real HTTP.
+
+Run with:  /tmp/venv/bin/python -m pytest Tests/e2e -q
+Environment:
+  HOURGLASS_BIN   the server binary (default: <repo>/.build/debug/hourglass)
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PUBLIC_DIR = REPO_ROOT / "Public"
+ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+DEFAULT_BIN = REPO_ROOT / ".build" / "debug" / "hourglass"
+PASSWORD = "correct horse battery"
+
+SETUP_LINK = re.compile(r"/setup\?token=([A-Za-z0-9_\-]+)")
+
+
+# --------------------------------------------------------------------------------------------
+# Polling (no fixed sleeps)
+# --------------------------------------------------------------------------------------------
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
+    """Calls `predicate` until it returns something truthy; returns that value or fails."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as error:  # noqa: BLE001 - retried until the deadline
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}" + (f" (last error: {last_error!r})" if last_error else ""))
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP client (stdlib only; never follows redirects so tests can inspect them)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def __repr__(self) -> str:  # shows up in assertion messages
+        return f"<Response {self.status} {self.header('Content-Type')} {self.text[:300]!r}>"
+
+
+class Client:
+    """A tiny HTTP client for one person: keeps the session token and sends it as the cookie."""
+
+    def __init__(self, server: "Server", token: str | None = None, bearer: bool = False):
+        self.server = server
+        self.token = token
+        self.bearer = bearer
+
+    def request(self, method: str, path: str, *, json_body: Any = None, form: dict[str, str] | None = None,
+                body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 30.0) -> Response:
+        all_headers = {"Connection": "close"}
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            all_headers["Content-Type"] = "application/json"
+        elif form is not None:
+            body = urllib.parse.urlencode(form).encode()
+            all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.token:
+            if self.bearer:
+                all_headers["Authorization"] = f"Bearer {self.token}"
+            else:
+                all_headers["Cookie"] = f"hg_session={self.token}"
+        all_headers.update(headers or {})
+        connection = http.client.HTTPConnection(self.server.host, self.server.port, timeout=timeout)
+        sender: threading.Thread | None = None
+        raw_socket: socket.socket | None = None
+        try:
+            connection.putrequest(method, path, skip_accept_encoding=True)
+            if body is not None:
+                all_headers.setdefault("Content-Length", str(len(body)))
+            for name, value in all_headers.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            raw_socket = connection.sock
+            if body is not None:
+                # Send from another thread: the server may answer (e.g. 413) and stop reading
+                # before the whole body is sent, and the answer must still be read.
+                def send_body() -> None:
+                    try:
+                        raw_socket.sendall(body)
+                    except OSError:
+                        pass
+
+                sender = threading.Thread(target=send_body, daemon=True)
+                sender.start()
+            response = connection.getresponse()
+            data = response.read()
+            return Response(response.status, response.headers, data)
+        finally:
+            if raw_socket is not None:
+                try:
+                    raw_socket.shutdown(socket.SHUT_RDWR)  # wakes a sender blocked in sendall
+                except OSError:
+                    pass
+            connection.close()
+            if sender is not None:
+                sender.join(timeout=timeout)
+
+    def get(self, path: str, **kwargs) -> Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> Response:
+        return self.request("POST", path, **kwargs)
+
+    # -- API helpers ------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, payload: Any = None, expect: int | None = None) -> Any:
+        response = self.request(method, path, json_body=payload)
+        if expect is not None:
+            assert response.status == expect, f"{method} {path} {payload!r}: expected {expect}, got {response!r}"
+        return response.json() if response.body else None
+
+    def create_space(self, visibility: str = "public", slug: str | None = None, name: str | None = None) -> dict:
+        slug = slug or unique_slug("space")
+        return self.api("POST", "/api/spaces", {"name": name or f"Space {slug}", "slug": slug, "description": "e2e",
+                                                 "visibility": visibility}, expect=201)
+
+    def create_series(self, space_slug: str, slug: str | None = None, **settings: str) -> dict:
+        slug = slug or unique_slug("series")
+        fields = {"name": f"Series {slug}", "slug": slug, "weekday": "3", "time": "14:00", "timeZone": "UTC",
+                  "timeBoxMinutes": "10", "extensionSteps": "5, 5", "votesPerParticipant": "3",
+                  "maxVotesPerTopic": "3", "tags": "inform, ideation, analysis, quest"}
+        fields.update({key: str(value) for key, value in settings.items()})
+        return self.api("POST", f"/api/spaces/{space_slug}/series", fields, expect=201)
+
+    def first_meeting_date(self, space_slug: str, series_slug: str) -> str:
+        view = self.api("GET", f"/api/spaces/{space_slug}/series/{series_slug}", expect=200)
+        assert view["meetings"], f"series {series_slug} has no meeting: {view!r}"
+        return view["meetings"][0]["date"]
+
+
+# --------------------------------------------------------------------------------------------
+# Server process
+# --------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_counter = itertools.count(1)
+
+
+def unique_slug(prefix: str) -> str:
+    return f"{prefix}-{next(_counter)}-{uuid.uuid4().hex[:6]}"
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+class Server:
+    def __init__(self, binary: Path, data_dir: Path):
+        self.binary = binary
+        self.data_dir = data_dir
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self.output: list[str] = []
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def log(self) -> str:
+        with self._lock:
+            return "".join(self.output)
+
+    def start(self) -> None:
+        for attempt in range(3):
+            self.port = free_port()
+            env = dict(os.environ, HOURGLASS_PUBLIC_DIR=str(PUBLIC_DIR))
+            self.process = subprocess.Popen(
+                [str(self.binary), "serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
+                 "--host", self.host, "--bcrypt-cost", "4"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(self.data_dir), text=True, bufsize=1)
+            threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+            try:
+                wait_until(self._healthy, timeout=60, interval=0.1, message=f"{self.base_url}/healthz")
+                return
+            except AssertionError:
+                if self.process.poll() is None:
+                    raise AssertionError(f"hourglass did not become healthy; output:\n{self.log()}")
+                # Exited (e.g. the port was taken in between): try another port.
+                if attempt == 2:
+                    raise AssertionError(f"hourglass exited with {self.process.returncode}; output:\n{self.log()}")
+
+    def _pump(self, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            with self._lock:
+                self.output.append(line)
+
+    def _healthy(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError("exited")
+        response = Client(self).get("/healthz", timeout=2)
+        return response.status == 200 and response.text == "ok"
+
+    def setup_token(self) -> str:
+        def find() -> str | None:
+            match = SETUP_LINK.search(self.log())
+            return match.group(1) if match else None
+        return wait_until(find, timeout=10, message="the setup link in the server log")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def client(self, token: str | None = None, bearer: bool = False) -> Client:
+        return Client(self, token, bearer)
+
+
+@dataclass
+class Person:
+    name: str
+    email: str
+    password: str
+    token: str
+    user: dict
+    client: Client = field(repr=False)
+
+    @property
+    def cookie_header(self) -> str:
+        return f"hg_session={self.token}"
+
+
+@dataclass
+class Meeting:
+    """A space, a series in it and the series' first meeting, with the paths to reach it."""
+    space: str
+    series: str
+    date: str
+    settings: dict
+
+    @property
+    def page(self) -> str:
+        return f"/s/{self.space}/{self.series}/{self.date}"
+
+    @property
+    def page_commands(self) -> str:
+        return f"{self.page}/commands"
+
+    @property
+    def api(self) -> str:
+        return f"/api/spaces/{self.space}/series/{self.series}/meetings/{self.date}"
+
+    @property
+    def commands(self) -> str:
+        return f"{self.api}/commands"
+
+    @property
+    def live(self) -> str:
+        return f"{self.api}/live"
+
+
+def binary_path() -> Path:
+    return Path(os.environ.get("HOURGLASS_BIN", str(DEFAULT_BIN)))
+
+
+@pytest.fixture(scope="session")
+def server():
+    binary = binary_path()
+    # The lead may be relinking the binary; wait for it rather than failing straight away.
+    wait_until(lambda: binary.exists() and os.access(binary, os.X_OK), timeout=300, interval=1,
+               message=f"the hourglass binary at {binary}")
+    data_dir = Path(tempfile.mkdtemp(prefix="hourglass-e2e-"))
+    instance = Server(binary, data_dir)
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def admin(server: Server) -> Person:
+    """The administrator, created once through the one-time setup link (a facilitator everywhere)."""
+    token = server.setup_token()
+    email = unique_email("admin")
+    response = server.client().post("/api/setup", json_body={"token": token, "name": "Ada Admin", "email": email,
+                                                             "password": PASSWORD})
+    assert response.status == 201, response
+    payload = response.json()
+    assert payload["user"]["isAdmin"] is True
+    return Person("Ada Admin", email, PASSWORD, payload["token"], payload["user"], server.client(payload["token"]))
+
+
+def sign_up(server: Server, name: str, email: str | None = None) -> Person:
+    email = email or unique_email(name.split()[0].lower())
+    response = server.client().post("/api/signup", json_body={"name": name, "email": email, "password": PASSWORD})
+    assert response.status == 201, response
+    payload = response.json()
+    assert payload["token"], payload
+    return Person(name, email, PASSWORD, payload["token"], payload["user"], server.client(payload["token"]))
+
+
+@pytest.fixture
+def make_user(server: Server) -> Callable[[str], Person]:
+    return lambda name: sign_up(server, name)
+
+
+def make_meeting(owner: Person, visibility: str = "public", **settings: str) -> Meeting:
+    space = owner.client.create_space(visibility)["space"]["slug"]
+    series = owner.client.create_series(space, **settings)
+    date = owner.client.first_meeting_date(space, series["slug"])
+    return Meeting(space, series["slug"], date, series["settings"])
+
+
+@pytest.fixture
+def meeting(admin: Person) -> Meeting:
+    """A fresh public meeting owned by the administrator (3 votes each, 10-minute time boxes)."""
+    return make_meeting(admin)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    return ARTIFACTS_DIR
+
+
+def assert_problem(response: Response, status: int) -> dict:
+    assert response.status == status, response
+    assert (response.header("Content-Type") or "").startswith("application/problem+json"), response
+    problem = response.json()
+    for key in ("type", "title", "status", "detail"):
+        assert key in problem, f"problem JSON without {key!r}: {problem!r}"
+    assert problem["status"] == status, problem
+    assert isinstance(problem["detail"], str) and problem["detail"], problem
+    return problem
