@@ -13,12 +13,13 @@ enum Page {
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>\(title) · Hourglass</title>
         <link rel="stylesheet" href="/public/hourglass.css">
+        <link rel="icon" href="/public/favicon.svg" type="image/svg+xml">
         \(script.map { s -> HTML in "<script type=\"module\" src=\"/public/\(s)\"></script>" } ?? "")
         </head>
         <body>
         <a class="skip" href="#content">Skip to content</a>
         <header class="site">
-          <a class="brand" href="/">⌛ Hourglass</a>
+          <a class="brand" href="/"><img src="/public/favicon.svg" alt="" width="20" height="20"> Hourglass</a>
           <nav aria-label="Account">\(accountNav(user))</nav>
         </header>
         <main id="content">
