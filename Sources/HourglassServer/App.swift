@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import PostgresNIO
 import ServiceLifecycle
 
 /// Everything `hourglass serve` needs to know; tests build the real application from one of these.
@@ -14,6 +15,8 @@ public struct AppConfiguration: Sendable {
     public var port: Int
     /// Directory holding the SQLite database.
     public var dataDirectory: String
+    /// A postgres:// URL; when set, PostgreSQL is used instead of SQLite.
+    public var databaseURL: String?
     /// Directory of the browser code (`Public/`).
     public var publicDirectory: String
     /// The address people open, used in the setup link; https here turns on Secure cookies.
@@ -27,13 +30,14 @@ public struct AppConfiguration: Sendable {
     /// Receives the setup link when the database has no account yet.
     public var onSetupLink: @Sendable (String) -> Void
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "hourglass-data",
+    public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "hourglass-data", databaseURL: String? = nil,
                 publicDirectory: String = AppConfiguration.defaultPublicDirectory(), publicURL: String? = nil,
                 bcryptCost: UInt8 = 12, logLevel: Logger.Level = .info, timerInterval: Duration = .milliseconds(200),
                 now: @escaping @Sendable () -> Date = { Date() }, onSetupLink: @escaping @Sendable (String) -> Void = { _ in }) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
+        self.databaseURL = databaseURL
         self.publicDirectory = publicDirectory
         self.publicURL = publicURL
         self.bcryptCost = bcryptCost
@@ -77,19 +81,32 @@ struct AppServices: Sendable {
     }
 }
 
-/// Opens the SQLite store under the configured data directory.
-public func openStore(_ configuration: AppConfiguration) throws -> any HourglassStore {
+/// An opened store and the services that must run for it to work.
+public struct OpenedStore: Sendable {
+    public var store: any HourglassStore
+    /// The PostgreSQL client (its connection pool), when the store is PostgreSQL.
+    public var client: PostgresClient?
+}
+
+/// Opens PostgreSQL when a database URL is configured, otherwise SQLite under the data directory.
+/// Migrations run here, before anything else touches the database.
+public func openStore(_ configuration: AppConfiguration, logger: Logger) async throws -> OpenedStore {
+    if let url = configuration.databaseURL {
+        let store = try await PostgresStore.open(url: url, logger: logger)
+        return OpenedStore(store: store, client: store.client)
+    }
     try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-    return try SQLiteStore(path: (configuration.dataDirectory as NSString).appendingPathComponent("hourglass.sqlite"))
+    let path = (configuration.dataDirectory as NSString).appendingPathComponent("hourglass.sqlite")
+    return OpenedStore(store: try SQLiteStore(path: path), client: nil)
 }
 
 /// Builds the whole application: routes, middleware, WebSocket upgrades and background services.
-public func buildApplication(_ configuration: AppConfiguration, store: (any HourglassStore)? = nil) async throws -> some ApplicationProtocol {
+public func buildApplication(_ configuration: AppConfiguration) async throws -> some ApplicationProtocol {
     var logger = Logger(label: "hourglass")
     logger.logLevel = configuration.logLevel
-    let store = try store ?? openStore(configuration)
+    let opened = try await openStore(configuration, logger: logger)
+    let store = opened.store
     let services = AppServices(store: store, configuration: configuration)
-    try await announceSetupLinkIfNeeded(store: store, configuration: configuration, logger: logger)
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -119,18 +136,34 @@ public func buildApplication(_ configuration: AppConfiguration, store: (any Hour
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Hourglass"),
         logger: logger
     )
+    if let client = opened.client {
+        app.addServices(client)
+        app.addServices(try PostgresFanout(url: configuration.databaseURL ?? "", logger: logger,
+                                           onConnect: { await services.boards.catchUp() },
+                                           onChange: { await services.boards.receive($0) }))
+    }
+    app.addServices(SetupAnnouncer(store: store, configuration: configuration, logger: logger))
     app.addServices(TimerService(boards: services.boards, interval: configuration.timerInterval, logger: logger))
     return app
 }
 
-/// On an empty database, makes a one-time setup token and hands out its link.
-func announceSetupLinkIfNeeded(store: any HourglassStore, configuration: AppConfiguration, logger: Logger) async throws {
-    guard try await store.userCount() == 0 else { return }
-    let token = Authenticator.newToken()
-    try await store.setSetupToken(hash: Authenticator.hash(token: token))
-    let link = "\(configuration.baseURL)/setup?token=\(token)"
-    logger.notice("No accounts yet. Open this one-time link to create the administrator: \(link)")
-    configuration.onSetupLink(link)
+/// On an empty database, makes a one-time setup token and hands out its link, then stays until
+/// shutdown (a service that returned would stop the whole group).
+struct SetupAnnouncer: Service {
+    let store: any HourglassStore
+    let configuration: AppConfiguration
+    let logger: Logger
+
+    func run() async throws {
+        if try await store.userCount() == 0 {
+            let token = Authenticator.newToken()
+            try await store.setSetupToken(hash: Authenticator.hash(token: token))
+            let link = "\(configuration.baseURL)/setup?token=\(token)"
+            logger.notice("No accounts yet. Open this one-time link to create the administrator: \(link)")
+            configuration.onSetupLink(link)
+        }
+        try? await gracefulShutdown()
+    }
 }
 
 /// Gives every request an id (or keeps the proxy's `X-Request-Id`) in its logger and response.
@@ -152,7 +185,18 @@ extension HTTPField.Name {
 
 /// Creates an account from the command line (`hourglass user add`), bypassing the setup link.
 public func createAccount(_ configuration: AppConfiguration, name: String, email: String, password: String, admin: Bool) async throws -> User {
-    let store = try openStore(configuration)
+    let opened = try await openStore(configuration, logger: Logger(label: "hourglass"))
+    guard let client = opened.client else { return try await createAccount(in: opened.store, configuration, name: name, email: email, password: password, admin: admin) }
+    return try await withThrowingTaskGroup(of: User?.self) { group in
+        group.addTask { await client.run(); return nil }
+        let user = try await createAccount(in: opened.store, configuration, name: name, email: email, password: password, admin: admin)
+        group.cancelAll()
+        return user
+    }
+}
+
+private func createAccount(in store: any HourglassStore, _ configuration: AppConfiguration, name: String, email: String,
+                           password: String, admin: Bool) async throws -> User {
     let auth = Authenticator(store: store, bcryptCost: configuration.bcryptCost, secureCookies: false, now: configuration.now)
     var (user, hash) = try await auth.newAccount(name: name, email: email, password: password)
     user.isAdmin = admin

@@ -27,7 +27,7 @@ extension StoredRecord {
 
 /// "space_id" → "spaceID", "time_box_minutes" → "timeBoxMinutes": the inverse of `.convertToSnakeCase`
 /// for this code base's property names, where "id" is always written "ID".
-private func propertyKey(_ column: String) -> any CodingKey {
+func propertyKey(_ column: String) -> any CodingKey {
     let parts = column.split(separator: "_")
     let name = parts.enumerated().map { index, part in
         if index == 0 { return String(part) }
@@ -36,7 +36,7 @@ private func propertyKey(_ column: String) -> any CodingKey {
     return AnyCodingKey(name)
 }
 
-private struct AnyCodingKey: CodingKey {
+struct AnyCodingKey: CodingKey {
     var stringValue: String
     var intValue: Int? { nil }
     init(_ string: String) { stringValue = string }

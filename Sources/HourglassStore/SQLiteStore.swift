@@ -331,16 +331,19 @@ public struct SQLiteStore: HourglassStore {
             guard let old = try Self.loadBoard(spaceID: spaceID, meetingID: meetingID, db) else {
                 throw StoreError.notFound("No such meeting")
             }
-            var new = try old.apply(command, by: actor, at: now)
-            var changed: [(old: Board, new: Board)] = []
-            if new.closesMeeting(from: old) {
-                let next = try Self.nextBoard(after: new.meeting, now: now, db)
-                let moved = new.carryOver(into: next, at: now)
-                new = moved.from
-                changed.append((next, moved.into))
+            let new = try old.apply(command, by: actor, at: now)
+            let next = new.closesMeeting(from: old) ? try Self.nextBoard(after: new.meeting, now: now, db) : nil
+            return try boardChanges(old: old, new: new, next: next, now: now).compactMap { pair in
+                guard let writes = BoardWrites(old: pair.old, new: pair.new) else { return nil }
+                try writes.board.meeting.save(db)
+                for topic in writes.topics { try topic.upsert(db) }
+                for row in writes.votes { try row.upsert(db) }
+                for key in writes.deletedVotes {
+                    try db.execute(sql: "DELETE FROM votes WHERE topic_id = ? AND user_id = ?",
+                                   arguments: [key.topicID.lowercased, key.userID.lowercased])
+                }
+                return writes.board
             }
-            changed.insert((old, new), at: 0)
-            return try changed.compactMap { pair in try Self.save(pair.new, replacing: pair.old, db) }
         }
     }
 
@@ -358,28 +361,6 @@ public struct SQLiteStore: HourglassStore {
         }
         try created.insert(db)
         return Board(meeting: created, settings: series.settings)
-    }
-
-    /// Writes what differs between two versions of a board and bumps its sequence number;
-    /// returns nil (writing nothing) when nothing differs.
-    private static func save(_ new: Board, replacing old: Board, _ db: Database) throws -> Board? {
-        guard new != old else { return nil }
-        var saved = new
-        saved.meeting.seq = old.meeting.seq + 1
-        try saved.meeting.update(db)
-        let oldTopics = Dictionary(uniqueKeysWithValues: old.topics.map { ($0.id, $0) })
-        for topic in saved.topics where oldTopics[topic.id] != topic {
-            try topic.upsert(db)
-        }
-        for key in Set(old.votes.keys).union(saved.votes.keys) where old.votes[key] != saved.votes[key] {
-            if let count = saved.votes[key] {
-                try VoteRow(meetingID: saved.meeting.id, topicID: key.topicID, userID: key.userID, count: count).upsert(db)
-            } else {
-                try db.execute(sql: "DELETE FROM votes WHERE topic_id = ? AND user_id = ?",
-                               arguments: [key.topicID.lowercased, key.userID.lowercased])
-            }
-        }
-        return saved
     }
 
     public func pendingDeadlines() async throws -> [MeetingDeadline] {

@@ -18,6 +18,8 @@ struct Hourglass: AsyncParsableCommand {
 struct StorageOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Directory of the SQLite database (env HOURGLASS_DATA_DIR).")
     var dataDirectory: String = ProcessInfo.processInfo.environment["HOURGLASS_DATA_DIR"] ?? "hourglass-data"
+    @Option(name: .customLong("database"), help: "postgres://user@host:port/db to use PostgreSQL instead of SQLite (env HOURGLASS_DATABASE_URL).")
+    var databaseURL: String? = ProcessInfo.processInfo.environment["HOURGLASS_DATABASE_URL"]
 }
 
 struct Serve: AsyncParsableCommand {
@@ -34,7 +36,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardOutput(label: $0) }
-        let configuration = AppConfiguration(host: host, port: port, dataDirectory: storage.dataDirectory, publicURL: publicURL,
+        let configuration = AppConfiguration(host: host, port: port, dataDirectory: storage.dataDirectory, databaseURL: storage.databaseURL, publicURL: publicURL,
                                              bcryptCost: bcryptCost, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
         try await buildApplication(configuration).runService()
     }
@@ -54,7 +56,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let password = readLine(strippingNewline: true) ?? ""
-            let configuration = AppConfiguration(dataDirectory: storage.dataDirectory, bcryptCost: bcryptCost)
+            let configuration = AppConfiguration(dataDirectory: storage.dataDirectory, databaseURL: storage.databaseURL, bcryptCost: bcryptCost)
             do {
                 let user = try await createAccount(configuration, name: name, email: email, password: password, admin: admin)
                 print("Created \(user.isAdmin ? "administrator" : "account") \(user.email)")

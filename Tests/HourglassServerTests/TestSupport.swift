@@ -39,7 +39,12 @@ struct TestApp {
 
     func run<Value>(_ test: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
         let app = try await buildApplication(configuration)
-        return try await app.test(.live, test)
+        let setup = setup
+        return try await app.test(.live) { client in
+            // The setup link is announced by a service as the app starts.
+            for _ in 0..<500 where setup.link == nil { try await Task.sleep(for: .milliseconds(10)) }
+            return try await test(client)
+        }
     }
 }
 

@@ -471,7 +471,7 @@ def test_private_space_is_404_to_outsiders(server, admin, make_user):
     assert frame["me"]["canParticipate"] is True
 
 
-def test_private_space_websocket_upgrade_is_404(server, make_user):
+def test_private_space_websocket_upgrade_is_refused_like_a_missing_one(server, make_user):
     owner = make_user("Wanda Owner")
     outsider = make_user("Walt Outsider")
     meeting = make_meeting(owner, visibility="private")
@@ -481,8 +481,11 @@ def test_private_space_websocket_upgrade_is_404(server, make_user):
         private_status = _ws_status(server, meeting.live, cookie)
         # Whatever the refusal looks like, it must not tell a private space from a missing one ...
         assert private_status == _ws_status(server, missing, cookie), who
-        # ... and, per the wire contract, it is a 404 like the rest of the API.
-        assert private_status == 404, f"{who}: WebSocket upgrade to a private space answered {private_status}"
+        # ... and, per docs/protocol.md, it is refused with the 400 that hummingbird-websocket writes for
+        # every refused upgrade (the same request without Upgrade answers 404, like the rest of the API).
+        assert private_status == 400, f"{who}: WebSocket upgrade to a private space answered {private_status}"
+    assert server.client(outsider.token).get(meeting.live).status == 404
+    assert server.client().get(meeting.live).status == 404
 
 
 def test_public_space_is_readable_signed_out_but_not_writable(server, admin, meeting):

@@ -150,7 +150,7 @@ struct APIController: Sendable {
         } onUpgrade: { inbound, outbound, wsContext in
             let context = wsContext.requestContext
             guard let access = context.access, let (_, board) = try? await self.app.resolver.board(context) else { return }
-            await self.app.live.serve(board: board, access: access, user: context.user, inbound: inbound, outbound: outbound,
+            try await self.app.live.serve(board: board, access: access, user: context.user, inbound: inbound, outbound: outbound,
                                       logger: wsContext.logger)
         }
     }

@@ -25,6 +25,23 @@ struct BoardService: Sendable {
         guard let board = try await store.board(spaceID: spaceID, meetingID: meetingID) else { throw StoreError.notFound("No such meeting") }
         return board
     }
+
+    /// A change committed by another instance (PostgreSQL NOTIFY): read it from the store and
+    /// publish it here too. Changes this instance made arrive as well and are ignored by sequence.
+    func receive(_ change: PostgresFanout.Change) async {
+        guard let board = try? await store.board(spaceID: change.spaceID, meetingID: change.meetingID) else { return }
+        await hub.publish(board)
+        await deadlines.set(board)
+    }
+
+    /// After the listener (re)connects: re-read every meeting with open sockets and every running
+    /// clock, so nothing committed while it was away is missed.
+    func catchUp() async {
+        for (spaceID, meetingID) in await hub.openMeetings() {
+            if let board = try? await store.board(spaceID: spaceID, meetingID: meetingID) { await hub.publish(board) }
+        }
+        if let pending = try? await store.pendingDeadlines() { await deadlines.load(pending) }
+    }
 }
 
 /// Deadlines of live meetings, earliest first, for the timer service.

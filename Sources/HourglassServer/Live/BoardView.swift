@@ -51,6 +51,19 @@ struct PublicBoard: Encodable {
     var clock: Clock?
     var present: [Person]
 
+    private enum CodingKeys: String, CodingKey { case seq, meeting, settings, topics, clock, present }
+
+    /// Spelled out so that "no clock" is sent as `"clock": null`, as documented.
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(seq, forKey: .seq)
+        try container.encode(meeting, forKey: .meeting)
+        try container.encode(settings, forKey: .settings)
+        try container.encode(topics, forKey: .topics)
+        try container.encode(clock, forKey: .clock)
+        try container.encode(present, forKey: .present)
+    }
+
     init(_ board: Board, present: [String]) {
         let m = board.meeting
         seq = m.seq
@@ -86,6 +99,20 @@ struct PersonalBoard: Encodable {
     /// The viewer's dots per topic id.
     var votes: [String: Int]
     var thumb: Thumb?
+
+    private enum CodingKeys: String, CodingKey { case name, signedIn, canParticipate, canFacilitate, votesLeft, votes, thumb }
+
+    /// Spelled out so that absent values are sent as `null`, as documented.
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(signedIn, forKey: .signedIn)
+        try container.encode(canParticipate, forKey: .canParticipate)
+        try container.encode(canFacilitate, forKey: .canFacilitate)
+        try container.encode(votesLeft, forKey: .votesLeft)
+        try container.encode(votes, forKey: .votes)
+        try container.encode(thumb, forKey: .thumb)
+    }
 
     init(_ board: Board, user: User?, access: SpaceAccess) {
         name = user?.name

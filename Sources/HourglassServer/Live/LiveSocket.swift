@@ -14,20 +14,24 @@ struct LiveSocket: Sendable {
 
     let boards: BoardService
 
-    /// Serves one connection until the client leaves or the server shuts down.
+    /// Serves one connection until the client leaves or the server shuts down. Protocol errors
+    /// (a message over the size limit, a text frame that is not UTF-8) propagate, so the socket
+    /// closes with their code (1009, 1007).
     func serve(board: Board, access: SpaceAccess, user: User?, inbound: WebSocketInboundStream,
-               outbound: WebSocketOutboundWriter, logger: Logger) async {
+               outbound: WebSocketOutboundWriter, logger: Logger) async throws {
         let connectionID = UUID()
         let meetingID = board.meeting.id
         let signals = await boards.hub.join(board, connectionID: connectionID, userName: user?.name)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.pushBoards(signals, meetingID: meetingID, access: access, user: user, outbound: outbound) }
-            group.addTask {
-                await self.readCommands(inbound, board: board, access: access, user: user, outbound: outbound, logger: logger)
-                await self.boards.hub.leave(meetingID: meetingID, connectionID: connectionID)
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await self.pushBoards(signals, meetingID: meetingID, access: access, user: user, outbound: outbound) }
+                group.addTask { try await self.readCommands(inbound, board: board, access: access, user: user, outbound: outbound, logger: logger) }
+                try await group.next()
+                group.cancelAll()
             }
-            await group.next()
-            group.cancelAll()
+        } catch {
+            await boards.hub.leave(meetingID: meetingID, connectionID: connectionID)
+            throw error
         }
         await boards.hub.leave(meetingID: meetingID, connectionID: connectionID)
     }
@@ -44,14 +48,10 @@ struct LiveSocket: Sendable {
     }
 
     private func readCommands(_ inbound: WebSocketInboundStream, board: Board, access: SpaceAccess, user: User?,
-                              outbound: WebSocketOutboundWriter, logger: Logger) async {
-        do {
-            for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
-                let reply = await handle(message, board: board, access: access, user: user, logger: logger)
-                try await outbound.write(.text(reply))
-            }
-        } catch {
-            logger.debug("WebSocket closed", metadata: ["error": "\(error)"])
+                              outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+        for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
+            let reply = await handle(message, board: board, access: access, user: user, logger: logger)
+            try await outbound.write(.text(reply))
         }
     }
 

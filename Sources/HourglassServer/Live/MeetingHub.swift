@@ -66,6 +66,11 @@ actor MeetingHub {
         rooms[meetingID].map(presence) ?? []
     }
 
+    /// Meetings with at least one open socket here, as (space, meeting) ids.
+    func openMeetings() -> [(UUID, UUID)] {
+        rooms.values.map { ($0.board.meeting.spaceID, $0.board.meeting.id) }
+    }
+
     func connectionCount(meetingID: UUID) -> Int { rooms[meetingID]?.connections.count ?? 0 }
 
     private func presence(_ room: Room) -> [String] {

@@ -72,15 +72,15 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Refuses state-changing requests sent from another site (cookies are also SameSite=Lax).
+/// Refuses state-changing requests and WebSocket upgrades whose `Origin` names another host
+/// (cookies are also SameSite=Lax). Hosts are compared without ports, as cookies are.
 struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.method != .get, request.method != .head, let origin = request.headers[.origin] {
-            let host = request.head.authority ?? ""
-            let originHost = URLComponents(string: origin)?.host.map { host in
-                URLComponents(string: origin)?.port.map { "\(host):\($0)" } ?? host
-            }
-            guard let originHost, originHost == host else {
+        let changesState = request.method != .get && request.method != .head
+        let opensSocket = request.headers[.upgrade]?.lowercased() == "websocket"
+        if changesState || opensSocket, let origin = request.headers[.origin] {
+            let host = URLComponents(string: "http://\(request.head.authority ?? "")")?.host?.lowercased()
+            guard let originHost = URLComponents(string: origin)?.host?.lowercased(), originHost == host else {
                 throw AppError(.forbidden, "Cross-site requests are not accepted")
             }
         }

@@ -1,0 +1,371 @@
+import Foundation
+import HourglassCore
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import ServiceLifecycle
+
+/// The scale-out store: PostgreSQL through postgres-nio. Several `hourglass serve` instances can
+/// share one database; the order of changes to a meeting is decided by the database (the meeting
+/// row is locked for the length of a command), and every change is announced with NOTIFY so the
+/// other instances can push it to their sockets (see `PostgresFanout`).
+///
+/// Rows travel as JSON: records are encoded once with `Codable` and written with
+/// `jsonb_populate_record`, and read back with `row_to_json`, so each table needs no hand-written
+/// column mapping and every value is a bound parameter.
+public struct PostgresStore: HourglassStore {
+    public let client: PostgresClient
+    let logger: Logger
+    /// The NOTIFY channel that carries "spaceID meetingID seq" for every committed board change.
+    public static let boardChannel = "hourglass_board"
+
+    /// Connects, runs pending migrations (serialized across instances by an advisory lock) and
+    /// returns a store whose `client` must run as a service.
+    public static func open(url: String, logger: Logger) async throws -> PostgresStore {
+        let target = try PostgresTarget(url: url)
+        try await PostgresMigrations.run(target, logger: logger)
+        var configuration = target.clientConfiguration
+        configuration.options.minimumConnections = 0
+        configuration.options.maximumConnections = 20
+        return PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+    }
+
+    init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    // MARK: Row mapping
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .secondsSince1970
+        return encoder
+    }()
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .custom { path in propertyKey(path.last!.stringValue) }
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }
+
+    static func json<T: Encodable>(_ value: T, adding extra: [String: String] = [:]) throws -> String {
+        let data = try encoder.encode(value)
+        guard !extra.isEmpty, var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            return String(decoding: data, as: UTF8.self)
+        }
+        for (key, value) in extra { object[key] = value }
+        return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+    }
+
+    /// Rows of `SELECT row_to_json(t)::text …` decoded as records.
+    static func decode<T: Decodable>(_ type: T.Type, _ rows: PostgresRowSequence) async throws -> [T] {
+        let decoder = decoder()
+        var values: [T] = []
+        for try await (text) in rows.decode(String.self) {
+            values.append(try decoder.decode(T.self, from: Data(text.utf8)))
+        }
+        return values
+    }
+
+    func fetch<T: Decodable>(_ type: T.Type, _ query: PostgresQuery, on connection: PostgresConnection? = nil) async throws -> [T] {
+        if let connection { return try await Self.decode(T.self, try await connection.query(query, logger: logger)) }
+        return try await Self.decode(T.self, try await client.query(query, logger: logger))
+    }
+
+    /// Inserts (or upserts) a record through `jsonb_populate_record`, on the given connection
+    /// (inside a transaction) or on any pooled one.
+    func write<T: Encodable>(_ value: T, into table: PostgresTable, upsert: Bool = false, extra: [String: String] = [:],
+                             on connection: PostgresConnection? = nil) async throws {
+        let json = try Self.json(value, adding: extra)
+        let conflict = upsert ? table.upsertClause : ""
+        let query: PostgresQuery = """
+            INSERT INTO \(unescaped: table.name) SELECT * FROM jsonb_populate_record(NULL::\(unescaped: table.name), \(json)::jsonb) \(unescaped: conflict)
+            """
+        do {
+            if let connection {
+                try await connection.query(query, logger: logger)
+            } else {
+                try await client.query(query, logger: logger)
+            }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw StoreError.duplicate(table.duplicateMessage)
+        }
+    }
+
+    func count(_ query: PostgresQuery) async throws -> Int {
+        for try await (value) in try await client.query(query, logger: logger).decode(Int.self) { return value }
+        return 0
+    }
+
+    // MARK: Accounts
+
+    public func userCount() async throws -> Int { try await count("SELECT count(*)::int8 FROM users") }
+
+    public func createUser(_ user: User, passwordHash: String) async throws {
+        try await write(user, into: .users, extra: ["password_hash": passwordHash])
+    }
+
+    public func createFirstAdmin(_ user: User, passwordHash: String, setupTokenHash: String) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            // Serializes concurrent setup attempts: the token row is locked until commit.
+            var pending: String?
+            for try await (value) in try await connection.query("SELECT value FROM settings WHERE key = 'setup_token_hash' FOR UPDATE", logger: logger).decode(String.self) {
+                pending = value
+            }
+            var admins = 0
+            for try await (value) in try await connection.query("SELECT count(*)::int8 FROM users WHERE is_admin", logger: logger).decode(Int.self) {
+                admins = value
+            }
+            guard let pending, constantTimeEqual(pending, setupTokenHash), admins == 0 else { throw StoreError.setupClosed }
+            var admin = user
+            admin.isAdmin = true
+            try await write(admin, into: .users, extra: ["password_hash": passwordHash], on: connection)
+            try await connection.query("DELETE FROM settings WHERE key = 'setup_token_hash'", logger: logger)
+        }
+    }
+
+    public func setSetupToken(hash: String) async throws {
+        try await client.query("""
+            INSERT INTO settings (key, value) VALUES ('setup_token_hash', \(hash))
+            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+            """, logger: logger)
+    }
+
+    public func hasPendingSetupToken() async throws -> Bool {
+        try await count("SELECT count(*)::int8 FROM settings WHERE key = 'setup_token_hash'") > 0
+    }
+
+    public func user(id: UUID) async throws -> User? {
+        try await fetch(User.self, "SELECT row_to_json(u)::text FROM users u WHERE id = \(id.uuidString)").first
+    }
+
+    public func user(email: String) async throws -> User? {
+        try await fetch(User.self, "SELECT row_to_json(u)::text FROM users u WHERE lower(email) = lower(\(email))").first
+    }
+
+    public func credentials(email: String) async throws -> Credentials? {
+        struct Row: Decodable {
+            var passwordHash: String
+        }
+        guard let user = try await user(email: email) else { return nil }
+        let row = try await fetch(Row.self, "SELECT json_build_object('password_hash', password_hash)::text FROM users WHERE id = \(user.id.uuidString)").first
+        return Credentials(user: user, passwordHash: row?.passwordHash ?? "")
+    }
+
+    public func createSession(tokenHash: String, userID: UUID, expiresAt: Date, now: Date) async throws {
+        try await client.withConnection { connection in
+            try await connection.query("DELETE FROM sessions WHERE expires_at < \(now.timeIntervalSince1970)", logger: logger)
+            try await connection.query("""
+                INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (\(tokenHash), \(userID.uuidString), \(expiresAt.timeIntervalSince1970))
+                """, logger: logger)
+        }
+    }
+
+    public func user(sessionTokenHash: String, now: Date) async throws -> User? {
+        try await fetch(User.self, """
+            SELECT row_to_json(u)::text FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.token_hash = \(sessionTokenHash) AND s.expires_at > \(now.timeIntervalSince1970)
+            """).first
+    }
+
+    public func deleteSession(tokenHash: String) async throws {
+        try await client.query("DELETE FROM sessions WHERE token_hash = \(tokenHash)", logger: logger)
+    }
+
+    // MARK: Spaces
+
+    public func createSpace(_ space: Space, owner: UUID) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await write(space, into: .spaces, on: connection)
+            try await write(Membership(spaceID: space.id, userID: owner, role: .owner), into: .memberships, on: connection)
+        }
+    }
+
+    public func space(slug: String) async throws -> Space? {
+        try await fetch(Space.self, "SELECT row_to_json(s)::text FROM spaces s WHERE slug = \(slug)").first
+    }
+
+    public func spaces(visibleTo user: User?) async throws -> [Space] {
+        if user?.isAdmin == true {
+            return try await fetch(Space.self, "SELECT row_to_json(s)::text FROM spaces s ORDER BY lower(name)")
+        }
+        return try await fetch(Space.self, """
+            SELECT row_to_json(s)::text FROM spaces s
+            WHERE visibility = 'public' OR id IN (SELECT space_id FROM memberships WHERE user_id = \(user?.id.uuidString ?? ""))
+            ORDER BY lower(name)
+            """)
+    }
+
+    public func updateSpace(_ space: Space) async throws { try await write(space, into: .spaces, upsert: true) }
+
+    public func membership(spaceID: UUID, userID: UUID) async throws -> Membership? {
+        try await fetch(Membership.self, """
+            SELECT row_to_json(m)::text FROM memberships m WHERE space_id = \(spaceID.uuidString) AND user_id = \(userID.uuidString)
+            """).first
+    }
+
+    public func members(spaceID: UUID) async throws -> [Member] {
+        struct Row: Decodable {
+            var user: User
+            var role: SpaceRole
+        }
+        let rows = try await fetch(Row.self, """
+            SELECT json_build_object('user', row_to_json(u), 'role', m.role)::text
+            FROM memberships m JOIN users u ON u.id = m.user_id
+            WHERE m.space_id = \(spaceID.uuidString)
+            """)
+        return rows.map { Member(user: $0.user, role: $0.role) }
+            .sorted { $0.user.name.localizedCaseInsensitiveCompare($1.user.name) == .orderedAscending }
+    }
+
+    public func setMembership(_ membership: Membership) async throws { try await write(membership, into: .memberships, upsert: true) }
+
+    public func removeMembership(spaceID: UUID, userID: UUID) async throws {
+        try await client.query("DELETE FROM memberships WHERE space_id = \(spaceID.uuidString) AND user_id = \(userID.uuidString)", logger: logger)
+    }
+
+    // MARK: Series and meetings
+
+    public func createSeries(_ series: Series, firstMeeting: Meeting) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await write(series, into: .series, on: connection)
+            try await write(firstMeeting, into: .meetings, on: connection)
+        }
+    }
+
+    public func series(spaceID: UUID) async throws -> [Series] {
+        try await fetch(Series.self, "SELECT row_to_json(s)::text FROM series s WHERE space_id = \(spaceID.uuidString) ORDER BY name")
+    }
+
+    public func series(spaceID: UUID, slug: String) async throws -> Series? {
+        try await fetch(Series.self, "SELECT row_to_json(s)::text FROM series s WHERE space_id = \(spaceID.uuidString) AND slug = \(slug)").first
+    }
+
+    public func updateSeries(_ series: Series) async throws { try await write(series, into: .series, upsert: true) }
+
+    public func meetings(spaceID: UUID, seriesID: UUID) async throws -> [Meeting] {
+        try await fetch(Meeting.self, """
+            SELECT row_to_json(m)::text FROM meetings m WHERE space_id = \(spaceID.uuidString) AND series_id = \(seriesID.uuidString)
+            ORDER BY date DESC
+            """)
+    }
+
+    public func createMeeting(_ meeting: Meeting) async throws { try await write(meeting, into: .meetings) }
+
+    public func meeting(spaceID: UUID, seriesID: UUID, date: LocalDate) async throws -> Meeting? {
+        try await fetch(Meeting.self, """
+            SELECT row_to_json(m)::text FROM meetings m
+            WHERE space_id = \(spaceID.uuidString) AND series_id = \(seriesID.uuidString) AND date = \(date.description)
+            """).first
+    }
+
+    public func board(spaceID: UUID, meetingID: UUID) async throws -> Board? {
+        try await client.withConnection { connection in
+            try await loadBoard(spaceID: spaceID, meetingID: meetingID, lock: false, on: connection)
+        }
+    }
+
+    func loadBoard(spaceID: UUID, meetingID: UUID, lock: Bool, on connection: PostgresConnection) async throws -> Board? {
+        let lockClause = lock ? "FOR UPDATE" : ""
+        guard let meeting = try await fetch(Meeting.self, """
+                SELECT row_to_json(m)::text FROM meetings m WHERE id = \(meetingID.uuidString) AND space_id = \(spaceID.uuidString) \(unescaped: lockClause)
+                """, on: connection).first,
+              let series = try await fetch(Series.self, "SELECT row_to_json(s)::text FROM series s WHERE id = \(meeting.seriesID.uuidString)", on: connection).first
+        else { return nil }
+        let topics = try await fetch(Topic.self, """
+            SELECT row_to_json(t)::text FROM topics t WHERE meeting_id = \(meetingID.uuidString) ORDER BY proposed_at, id
+            """, on: connection)
+        let rows = try await fetch(VoteRow.self, "SELECT row_to_json(v)::text FROM votes v WHERE meeting_id = \(meetingID.uuidString)", on: connection)
+        var votes: [Board.VoteKey: Int] = [:]
+        for row in rows { votes[Board.VoteKey(topicID: row.topicID, userID: row.userID)] = row.count }
+        return Board(meeting: meeting, settings: series.settings, topics: topics, votes: votes)
+    }
+
+    public func apply(_ command: BoardCommand, by actor: Actor?, spaceID: UUID, meetingID: UUID, now: Date) async throws -> [Board] {
+        try await client.withTransaction(logger: logger) { connection in
+            guard let old = try await loadBoard(spaceID: spaceID, meetingID: meetingID, lock: true, on: connection) else {
+                throw StoreError.notFound("No such meeting")
+            }
+            let new = try old.apply(command, by: actor, at: now)
+            let next = new.closesMeeting(from: old) ? try await nextBoard(after: new.meeting, now: now, on: connection) : nil
+            var saved: [Board] = []
+            for pair in boardChanges(old: old, new: new, next: next, now: now) {
+                guard let writes = BoardWrites(old: pair.old, new: pair.new) else { continue }
+                try await write(writes.board.meeting, into: .meetings, upsert: true, on: connection)
+                for topic in writes.topics { try await write(topic, into: .topics, upsert: true, on: connection) }
+                for row in writes.votes { try await write(row, into: .votes, upsert: true, on: connection) }
+                for key in writes.deletedVotes {
+                    try await connection.query("DELETE FROM votes WHERE topic_id = \(key.topicID.uuidString) AND user_id = \(key.userID.uuidString)", logger: logger)
+                }
+                let m = writes.board.meeting
+                // Delivered to every listening instance when (and only if) the transaction commits.
+                try await connection.query("SELECT pg_notify(\(Self.boardChannel), \("\(m.spaceID.uuidString) \(m.id.uuidString) \(m.seq)"))", logger: logger)
+                saved.append(writes.board)
+            }
+            return saved
+        }
+    }
+
+    /// The next open meeting of the series, created from the schedule when there is none yet.
+    private func nextBoard(after meeting: Meeting, now: Date, on connection: PostgresConnection) async throws -> Board {
+        if let next = try await fetch(Meeting.self, """
+                SELECT row_to_json(m)::text FROM meetings m
+                WHERE series_id = \(meeting.seriesID.uuidString) AND date > \(meeting.date.description) AND status IN ('upcoming', 'live')
+                ORDER BY date LIMIT 1
+                """, on: connection).first,
+           let board = try await loadBoard(spaceID: next.spaceID, meetingID: next.id, lock: true, on: connection) {
+            return board
+        }
+        guard let series = try await fetch(Series.self, "SELECT row_to_json(s)::text FROM series s WHERE id = \(meeting.seriesID.uuidString)", on: connection).first else {
+            throw StoreError.notFound("No such series")
+        }
+        let taken = Set(try await fetch(LocalDate.self, "SELECT to_json(date)::text FROM meetings WHERE series_id = \(series.id.uuidString)", on: connection))
+        var created = series.newMeeting(after: meeting.startsAt, now: now)
+        while taken.contains(created.date) { created = series.newMeeting(after: created.startsAt, now: now) }
+        try await write(created, into: .meetings, on: connection)
+        return Board(meeting: created, settings: series.settings)
+    }
+
+    public func pendingDeadlines() async throws -> [MeetingDeadline] {
+        try await fetch(Meeting.self, "SELECT row_to_json(m)::text FROM meetings m WHERE status = 'live' AND time_box IS NOT NULL")
+            .compactMap { m in m.timeBox.map { MeetingDeadline(spaceID: m.spaceID, meetingID: m.id, deadline: $0.deadline) } }
+    }
+}
+
+/// A table written through `jsonb_populate_record`, with what an upsert replaces.
+struct PostgresTable: Sendable {
+    var name: String
+    var key: [String]
+    var columns: [String]
+    var duplicateMessage: String
+
+    var upsertClause: String {
+        let updates = columns.filter { !key.contains($0) }.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+        return "ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET \(updates)"
+    }
+
+    static let users = PostgresTable(name: "users", key: ["id"], columns: ["id", "email", "name", "is_admin", "password_hash", "created_at"],
+                                     duplicateMessage: "An account with this email already exists")
+    static let spaces = PostgresTable(name: "spaces", key: ["id"], columns: ["id", "slug", "name", "description", "visibility", "created_at"],
+                                      duplicateMessage: "That slug is taken; choose another")
+    static let memberships = PostgresTable(name: "memberships", key: ["space_id", "user_id"], columns: ["space_id", "user_id", "role"],
+                                           duplicateMessage: "Already a member")
+    static let series = PostgresTable(name: "series", key: ["id"],
+                                      columns: ["id", "space_id", "slug", "name", "description", "schedule", "settings", "created_at"],
+                                      duplicateMessage: "This space already has a series with that slug")
+    static let meetings = PostgresTable(name: "meetings", key: ["id"],
+                                        columns: ["id", "series_id", "space_id", "date", "starts_at", "status", "skip_reason", "seq",
+                                                  "started_at", "ended_at", "time_box"],
+                                        duplicateMessage: "This series already has a meeting on that date")
+    static let topics = PostgresTable(name: "topics", key: ["id"],
+                                      columns: ["id", "meeting_id", "tag", "title", "description", "proposer_id", "proposer_name",
+                                                "proposed_at", "status", "carried_from_id", "carried_to_id", "vote_history", "started_at",
+                                                "ended_at", "time_box_minutes", "extensions_used", "discussion_order"],
+                                      duplicateMessage: "That topic exists already")
+    static let votes = PostgresTable(name: "votes", key: ["topic_id", "user_id"], columns: ["meeting_id", "topic_id", "user_id", "count"],
+                                     duplicateMessage: "That vote exists already")
+}
