@@ -27,6 +27,7 @@ let package = Package(
                 "HourglassCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -56,7 +57,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HourglassCoreTests", dependencies: ["HourglassCore"]),
-        .testTarget(name: "HourglassStoreTests", dependencies: ["HourglassStore"]),
+        .testTarget(
+            name: "HourglassStoreTests",
+            dependencies: ["HourglassStore", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         .testTarget(
             name: "HourglassServerTests",
             dependencies: [

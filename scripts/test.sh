@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: Swift unit/store/API/WebSocket tests, JS unit tests, and the
-# end-to-end tests (real server process, real WebSockets, real Chromium via Playwright).
-# Installs what a fresh machine lacks first (scripts/bootstrap.sh).
+# Runs the whole test suite: Swift unit/store/API/WebSocket tests (the store suite against both
+# SQLite and PostgreSQL), JS unit tests, and the end-to-end tests (real server processes, real
+# WebSockets, real Chromium via Playwright, two instances on one PostgreSQL).
+# Installs what a fresh machine lacks first and starts a throwaway PostgreSQL for the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/bootstrap.sh
+if [ -z "${HOURGLASS_TEST_POSTGRES_URL:-}" ]; then
+  scripts/bootstrap.sh
+  exec scripts/with-postgres.sh "$0" "$@"
+fi
 
 echo "== swift build"
 swift build --build-tests
@@ -15,5 +19,4 @@ echo "== node --test"
 node --test Tests/js/
 echo "== end-to-end (pytest)"
 export HOURGLASS_BIN="$(swift build --show-bin-path)/hourglass"
-export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
 .venv/bin/python -m pytest Tests/e2e -q

@@ -96,7 +96,7 @@ public func openStore(_ configuration: AppConfiguration, logger: Logger) async t
         return OpenedStore(store: store, client: store.client)
     }
     try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-    let path = (configuration.dataDirectory as NSString).appendingPathComponent("hourglass.sqlite")
+    guard case let .sqlite(path) = configuration.storeLocation else { preconditionFailure("a database URL opens PostgreSQL above") }
     return OpenedStore(store: try SQLiteStore(path: path), client: nil)
 }
 
@@ -185,21 +185,21 @@ extension HTTPField.Name {
 
 /// Creates an account from the command line (`hourglass user add`), bypassing the setup link.
 public func createAccount(_ configuration: AppConfiguration, name: String, email: String, password: String, admin: Bool) async throws -> User {
-    let opened = try await openStore(configuration, logger: Logger(label: "hourglass"))
-    guard let client = opened.client else { return try await createAccount(in: opened.store, configuration, name: name, email: email, password: password, admin: admin) }
-    return try await withThrowingTaskGroup(of: User?.self) { group in
-        group.addTask { await client.run(); return nil }
-        let user = try await createAccount(in: opened.store, configuration, name: name, email: email, password: password, admin: admin)
-        group.cancelAll()
-        return user
+    let (user, hash) = try await Authenticator.newAccount(name: name, email: email, password: password,
+                                                          cost: configuration.bcryptCost, now: configuration.now())
+    var adminAccount = user
+    adminAccount.isAdmin = admin
+    let account = adminAccount
+    try await configuration.storeLocation.withStore(logger: Logger(label: "hourglass")) { store in
+        try await store.createUser(account, passwordHash: hash)
     }
+    return account
 }
 
-private func createAccount(in store: any HourglassStore, _ configuration: AppConfiguration, name: String, email: String,
-                           password: String, admin: Bool) async throws -> User {
-    let auth = Authenticator(store: store, bcryptCost: configuration.bcryptCost, secureCookies: false, now: configuration.now)
-    var (user, hash) = try await auth.newAccount(name: name, email: email, password: password)
-    user.isAdmin = admin
-    try await store.createUser(user, passwordHash: hash)
-    return user
+extension AppConfiguration {
+    /// Where the configured store lives.
+    public var storeLocation: StoreLocation {
+        if let databaseURL { return .postgres(url: databaseURL) }
+        return .sqlite(path: (dataDirectory as NSString).appendingPathComponent("hourglass.sqlite"))
+    }
 }

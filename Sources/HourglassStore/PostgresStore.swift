@@ -96,6 +96,16 @@ public struct PostgresStore: HourglassStore {
         }
     }
 
+    /// Runs `body` in a transaction (rolled back when it throws), rethrowing the body's own error
+    /// rather than postgres-nio's wrapper, so callers see the same errors as with SQLite.
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error
+        }
+    }
+
     func count(_ query: PostgresQuery) async throws -> Int {
         for try await (value) in try await client.query(query, logger: logger).decode(Int.self) { return value }
         return 0
@@ -110,7 +120,7 @@ public struct PostgresStore: HourglassStore {
     }
 
     public func createFirstAdmin(_ user: User, passwordHash: String, setupTokenHash: String) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             // Serializes concurrent setup attempts: the token row is locked until commit.
             var pending: String?
             for try await (value) in try await connection.query("SELECT value FROM settings WHERE key = 'setup_token_hash' FOR UPDATE", logger: logger).decode(String.self) {
@@ -179,7 +189,7 @@ public struct PostgresStore: HourglassStore {
     // MARK: Spaces
 
     public func createSpace(_ space: Space, owner: UUID) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             try await write(space, into: .spaces, on: connection)
             try await write(Membership(spaceID: space.id, userID: owner, role: .owner), into: .memberships, on: connection)
         }
@@ -231,7 +241,7 @@ public struct PostgresStore: HourglassStore {
     // MARK: Series and meetings
 
     public func createSeries(_ series: Series, firstMeeting: Meeting) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             try await write(series, into: .series, on: connection)
             try await write(firstMeeting, into: .meetings, on: connection)
         }
@@ -286,7 +296,7 @@ public struct PostgresStore: HourglassStore {
     }
 
     public func apply(_ command: BoardCommand, by actor: Actor?, spaceID: UUID, meetingID: UUID, now: Date) async throws -> [Board] {
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             guard let old = try await loadBoard(spaceID: spaceID, meetingID: meetingID, lock: true, on: connection) else {
                 throw StoreError.notFound("No such meeting")
             }
@@ -328,6 +338,40 @@ public struct PostgresStore: HourglassStore {
         while taken.contains(created.date) { created = series.newMeeting(after: created.startsAt, now: now) }
         try await write(created, into: .meetings, on: connection)
         return Board(meeting: created, settings: series.settings)
+    }
+
+    public func exportSnapshot() async throws -> StoreSnapshot {
+        struct Hash: Decodable {
+            var id: UUID
+            var passwordHash: String
+        }
+        var snapshot = StoreSnapshot()
+        let hashes = Dictionary(uniqueKeysWithValues: try await fetch(Hash.self, "SELECT json_build_object('id', id, 'password_hash', password_hash)::text FROM users").map { ($0.id, $0.passwordHash) })
+        snapshot.users = try await fetch(User.self, "SELECT row_to_json(u)::text FROM users u").map { StoreSnapshot.Account(user: $0, passwordHash: hashes[$0.id] ?? "") }
+        snapshot.spaces = try await fetch(Space.self, "SELECT row_to_json(t)::text FROM spaces t")
+        snapshot.memberships = try await fetch(Membership.self, "SELECT row_to_json(t)::text FROM memberships t")
+        snapshot.series = try await fetch(Series.self, "SELECT row_to_json(t)::text FROM series t")
+        snapshot.meetings = try await fetch(Meeting.self, "SELECT row_to_json(t)::text FROM meetings t")
+        snapshot.topics = try await fetch(Topic.self, "SELECT row_to_json(t)::text FROM topics t")
+        snapshot.votes = try await fetch(VoteRow.self, "SELECT row_to_json(t)::text FROM votes t")
+        return snapshot
+    }
+
+    public func importSnapshot(_ snapshot: StoreSnapshot) async throws {
+        try await transaction { connection in
+            var existing = 0
+            for try await (value) in try await connection.query("SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM spaces)", logger: logger).decode(Int.self) {
+                existing = value
+            }
+            guard existing == 0 else { throw StoreError.duplicate("The target already has accounts or spaces; migrate into an empty database") }
+            for account in snapshot.users { try await write(account.user, into: .users, extra: ["password_hash": account.passwordHash], on: connection) }
+            for space in snapshot.spaces { try await write(space, into: .spaces, on: connection) }
+            for membership in snapshot.memberships { try await write(membership, into: .memberships, on: connection) }
+            for series in snapshot.series { try await write(series, into: .series, on: connection) }
+            for meeting in snapshot.meetings { try await write(meeting, into: .meetings, on: connection) }
+            for topic in snapshot.topics { try await write(topic, into: .topics, on: connection) }
+            for vote in snapshot.votes { try await write(vote, into: .votes, on: connection) }
+        }
     }
 
     public func pendingDeadlines() async throws -> [MeetingDeadline] {

@@ -51,14 +51,7 @@ extension Series: StoredRecord { public static let databaseTableName = "series" 
 extension Meeting: StoredRecord { public static let databaseTableName = "meetings" }
 extension Topic: StoredRecord { public static let databaseTableName = "topics" }
 
-/// One participant's dots on one topic.
-struct VoteRow: StoredRecord {
-    static let databaseTableName = "votes"
-    var meetingID: UUID
-    var topicID: UUID
-    var userID: UUID
-    var count: Int
-}
+extension VoteRow: StoredRecord { public static let databaseTableName = "votes" }
 
 extension LocalDate: DatabaseValueConvertible {
     public var databaseValue: DatabaseValue { description.databaseValue }

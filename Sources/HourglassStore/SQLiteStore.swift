@@ -373,6 +373,40 @@ public struct SQLiteStore: HourglassStore {
     }
 }
 
+extension SQLiteStore {
+    public func exportSnapshot() async throws -> StoreSnapshot {
+        try await writer.read { db in
+            var snapshot = StoreSnapshot()
+            let hashes = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, password_hash FROM users").map {
+                (($0["id"] as String).lowercased(), $0["password_hash"] as String)
+            })
+            snapshot.users = try User.fetchAll(db).map { StoreSnapshot.Account(user: $0, passwordHash: hashes[$0.id.lowercased] ?? "") }
+            snapshot.spaces = try Space.fetchAll(db)
+            snapshot.memberships = try Membership.fetchAll(db)
+            snapshot.series = try Series.fetchAll(db)
+            snapshot.meetings = try Meeting.fetchAll(db)
+            snapshot.topics = try Topic.fetchAll(db)
+            snapshot.votes = try VoteRow.fetchAll(db)
+            return snapshot
+        }
+    }
+
+    public func importSnapshot(_ snapshot: StoreSnapshot) async throws {
+        try await writer.write { db in
+            guard try User.fetchCount(db) == 0, try Space.fetchCount(db) == 0 else {
+                throw StoreError.duplicate("The target already has accounts or spaces; migrate into an empty database")
+            }
+            for account in snapshot.users { try Self.insert(account.user, passwordHash: account.passwordHash, db) }
+            for space in snapshot.spaces { try space.insert(db) }
+            for membership in snapshot.memberships { try membership.insert(db) }
+            for series in snapshot.series { try series.insert(db) }
+            for meeting in snapshot.meetings { try meeting.insert(db) }
+            for topic in snapshot.topics { try topic.insert(db) }
+            for vote in snapshot.votes { try vote.insert(db) }
+        }
+    }
+}
+
 extension UUID {
     /// The text form every table stores.
     var lowercased: String { uuidString.lowercased() }

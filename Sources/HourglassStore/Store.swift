@@ -88,6 +88,12 @@ public protocol HourglassStore: Sendable {
     func apply(_ command: BoardCommand, by actor: Actor?, spaceID: UUID, meetingID: UUID, now: Date) async throws -> [Board]
     /// Live meetings with a running clock, for the timer service.
     func pendingDeadlines() async throws -> [MeetingDeadline]
+
+    // MARK: Whole installation
+    /// Everything stored, for `migrate-data`.
+    func exportSnapshot() async throws -> StoreSnapshot
+    /// Writes a snapshot into this store in one transaction; refuses a store that has accounts or spaces.
+    func importSnapshot(_ snapshot: StoreSnapshot) async throws
 }
 
 /// When a live meeting's clock next needs the server's attention.

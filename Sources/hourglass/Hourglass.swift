@@ -9,7 +9,7 @@ import Logging
 struct Hourglass: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run Lean Coffee meetings end to end.",
-        subcommands: [Serve.self, UserCommand.self],
+        subcommands: [Serve.self, UserCommand.self, MigrateData.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -65,6 +65,42 @@ struct UserCommand: AsyncParsableCommand {
             } catch let error as StoreError {
                 throw ArgumentParser.ValidationError(error.description)
             }
+        }
+    }
+}
+
+struct MigrateData: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate-data",
+        abstract: "Copy a whole installation between SQLite and PostgreSQL, verified by counts and checksums.",
+        discussion: "The target must be empty. Example: hourglass migrate-data --from sqlite:hourglass-data/hourglass.sqlite --to postgres://hourglass@db/hourglass"
+    )
+
+    @Option(help: "sqlite:PATH or postgres://… to copy from.") var from: String
+    @Option(help: "sqlite:PATH or postgres://… to copy into (must be empty).") var to: String
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() async throws {
+        let logger = Logger(label: "hourglass")
+        let source = try StoreLocation(from)
+        let target = try StoreLocation(to)
+        guard source != target else { throw ArgumentParser.ValidationError("--from and --to name the same store") }
+        do {
+            let report = try await source.withStore(logger: logger) { sourceStore in
+                try await target.withStore(logger: logger) { targetStore in
+                    try await DataMigration.copy(from: sourceStore, to: targetStore)
+                }
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                for (table, count) in report.counts.sorted(by: { $0.key < $1.key }) { print("\(table): \(count)") }
+                print("checksum: \(report.checksum) (source and copy agree)")
+            }
+        } catch let error as StoreError {
+            throw ArgumentParser.ValidationError(error.description)
         }
     }
 }

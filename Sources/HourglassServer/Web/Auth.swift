@@ -29,9 +29,8 @@ struct Authenticator: Sendable {
     }
 
     /// bcrypt is deliberately slow: run it off the event loops.
-    func hashPassword(_ password: String) async throws -> String {
-        let cost = bcryptCost
-        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+    static func hashPassword(_ password: String, cost: UInt8) async throws -> String {
+        try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
     }
 
     func verify(_ password: String, hash: String) async throws -> Bool {
@@ -65,10 +64,14 @@ struct Authenticator: Sendable {
 
     /// Validates sign-up fields and hashes the password.
     func newAccount(name: String, email: String, password: String) async throws -> (User, String) {
+        try await Self.newAccount(name: name, email: email, password: password, cost: bcryptCost, now: now())
+    }
+
+    static func newAccount(name: String, email: String, password: String, cost: UInt8, now: Date) async throws -> (User, String) {
         let name = try Validate.text(name, field: "name", max: 80)
         let email = try Validate.email(email)
         let password = try Validate.password(password)
-        return (User(email: email, name: name, createdAt: now()), try await hashPassword(password))
+        return (User(email: email, name: name, createdAt: now), try await hashPassword(password, cost: cost))
     }
 }
 

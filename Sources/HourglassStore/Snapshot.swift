@@ -1,0 +1,115 @@
+import Crypto
+import Foundation
+import HourglassCore
+import Logging
+
+/// Everything a Hourglass installation keeps, as plain values: what `hourglass migrate-data`
+/// copies between backends. Sessions and the pending setup token are not part of it (people sign
+/// in again after a move).
+public struct StoreSnapshot: Codable, Sendable, Equatable {
+    public struct Account: Codable, Sendable, Equatable {
+        public var user: User
+        public var passwordHash: String
+    }
+
+    public var users: [Account] = []
+    public var spaces: [Space] = []
+    public var memberships: [Membership] = []
+    public var series: [Series] = []
+    public var meetings: [Meeting] = []
+    public var topics: [Topic] = []
+    public var votes: [VoteRow] = []
+
+    public init() {}
+
+    /// The same content in one canonical order, so two snapshots compare and hash alike.
+    public var canonical: StoreSnapshot {
+        var copy = self
+        copy.users.sort { $0.user.id.uuidString < $1.user.id.uuidString }
+        copy.spaces.sort { $0.id.uuidString < $1.id.uuidString }
+        copy.memberships.sort { ($0.spaceID.uuidString, $0.userID.uuidString) < ($1.spaceID.uuidString, $1.userID.uuidString) }
+        copy.series.sort { $0.id.uuidString < $1.id.uuidString }
+        copy.meetings.sort { $0.id.uuidString < $1.id.uuidString }
+        copy.topics.sort { $0.id.uuidString < $1.id.uuidString }
+        copy.votes.sort { ($0.topicID.uuidString, $0.userID.uuidString) < ($1.topicID.uuidString, $1.userID.uuidString) }
+        return copy
+    }
+
+    /// Row counts per table, for the migration report.
+    public var counts: [String: Int] {
+        ["users": users.count, "spaces": spaces.count, "memberships": memberships.count, "series": series.count,
+         "meetings": meetings.count, "topics": topics.count, "votes": votes.count]
+    }
+
+    /// SHA-256 of the canonical JSON of the whole snapshot.
+    public var checksum: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.dateEncodingStrategy = .secondsSince1970
+        let data = (try? encoder.encode(canonical)) ?? Data()
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// One participant's dots on one topic, as stored.
+public struct VoteRow: Codable, Sendable, Equatable {
+    public var meetingID: UUID
+    public var topicID: UUID
+    public var userID: UUID
+    public var count: Int
+}
+
+/// Where a store lives: `sqlite:PATH` (a file) or a `postgres://` URL.
+public enum StoreLocation: Sendable, Equatable {
+    case sqlite(path: String)
+    case postgres(url: String)
+
+    public init(_ text: String) throws {
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            self = .postgres(url: text)
+        } else if text.hasPrefix("sqlite:") {
+            self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
+        } else {
+            throw StoreError.notFound("\"\(text.prefix(80))\" is neither sqlite:PATH nor a postgres:// URL")
+        }
+    }
+
+    /// Opens the store, runs `body` with it (PostgreSQL's connection pool running meanwhile) and closes it.
+    public func withStore<T: Sendable>(logger: Logger, _ body: @Sendable (any HourglassStore) async throws -> T) async throws -> T {
+        switch self {
+        case let .sqlite(path):
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            return try await body(try SQLiteStore(path: path))
+        case let .postgres(url):
+            let store = try await PostgresStore.open(url: url, logger: logger)
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    await store.client.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await body(store)
+            }
+        }
+    }
+}
+
+/// Copies a whole installation from one store into an empty one and proves the copy: the target
+/// is read back and must have the same counts and checksum as the source.
+public enum DataMigration {
+    public struct Report: Codable, Sendable {
+        public var counts: [String: Int]
+        public var checksum: String
+    }
+
+    public static func copy(from source: any HourglassStore, to target: any HourglassStore) async throws -> Report {
+        let snapshot = try await source.exportSnapshot()
+        try await target.importSnapshot(snapshot)
+        let copied = try await target.exportSnapshot()
+        guard copied.counts == snapshot.counts, copied.checksum == snapshot.checksum else {
+            throw StoreError.notFound("The copy differs from the source (counts \(copied.counts) vs \(snapshot.counts)); the target was left as written for inspection")
+        }
+        return Report(counts: snapshot.counts, checksum: snapshot.checksum)
+    }
+}

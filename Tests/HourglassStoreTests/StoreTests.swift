@@ -1,0 +1,231 @@
+import Foundation
+import HourglassCore
+import Testing
+@testable import HourglassStore
+
+let t0 = Date(timeIntervalSince1970: 1_670_000_000)
+
+/// A space, a series and its first meeting, with an owner and a participant.
+struct Seeded {
+    let store: any HourglassStore
+    let owner = User(email: "owner@example.com", name: "Olga", isAdmin: false, createdAt: t0)
+    let ann = User(email: "ann@example.com", name: "Ann", createdAt: t0)
+    let space: Space
+    let series: Series
+    let meeting: Meeting
+
+    init(_ store: any HourglassStore, visibility: Visibility = .private) async throws {
+        self.store = store
+        space = Space(slug: "arch", name: "Architecture Hour", visibility: visibility, createdAt: t0)
+        series = Series(spaceID: space.id, slug: "weekly", name: "Weekly",
+                        schedule: Schedule(weekday: 3, hour: 14, minute: 0, timeZone: "America/New_York"), createdAt: t0)
+        meeting = series.newMeeting(after: t0, now: t0)
+        try await store.createUser(owner, passwordHash: "hash-o")
+        try await store.createUser(ann, passwordHash: "hash-a")
+        try await store.createSpace(space, owner: owner.id)
+        try await store.createSeries(series, firstMeeting: meeting)
+    }
+
+    var facilitator: Actor { Actor(userID: owner.id, name: owner.name, canFacilitate: true) }
+    var participant: Actor { Actor(userID: ann.id, name: ann.name, canFacilitate: false) }
+
+    @discardableResult
+    func run(_ command: BoardCommand, by actor: Actor?, at now: Date = t0, meeting: UUID? = nil) async throws -> [Board] {
+        try await store.apply(command, by: actor, spaceID: space.id, meetingID: meeting ?? self.meeting.id, now: now)
+    }
+}
+
+@Suite struct AccountStoreTests {
+    @Test(arguments: Backend.available) func usersAndSessions(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            #expect(try await s.store.userCount() == 2)
+            await #expect(throws: StoreError.duplicate("An account with this email already exists")) {
+                try await s.store.createUser(User(email: "ANN@example.com", name: "Other", createdAt: t0), passwordHash: "x")
+            }
+            #expect(try await s.store.credentials(email: "ann@example.com")?.passwordHash == "hash-a")
+            try await s.store.createSession(tokenHash: "abc", userID: s.ann.id, expiresAt: t0 + 60, now: t0)
+            #expect(try await s.store.user(sessionTokenHash: "abc", now: t0)?.id == s.ann.id)
+            #expect(try await s.store.user(sessionTokenHash: "abc", now: t0 + 61) == nil) // expired
+            try await s.store.deleteSession(tokenHash: "abc")
+            #expect(try await s.store.user(sessionTokenHash: "abc", now: t0) == nil)
+        }
+    }
+
+    @Test(arguments: Backend.available) func setupTokenWorksOnceAndOnlyWithTheRightToken(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let store = tmp.store
+            try await store.setSetupToken(hash: "right")
+            #expect(try await store.hasPendingSetupToken())
+            let admin = User(email: "root@example.com", name: "Root", createdAt: t0)
+            await #expect(throws: StoreError.setupClosed) {
+                try await store.createFirstAdmin(admin, passwordHash: "h", setupTokenHash: "wrong")
+            }
+            try await store.createFirstAdmin(admin, passwordHash: "h", setupTokenHash: "right")
+            #expect(try await store.user(id: admin.id)?.isAdmin == true)
+            #expect(try await !store.hasPendingSetupToken())
+            let second = User(email: "second@example.com", name: "Second", createdAt: t0)
+            await #expect(throws: StoreError.setupClosed) {
+                try await store.createFirstAdmin(second, passwordHash: "h", setupTokenHash: "right")
+            }
+            #expect(try await store.userCount() == 1)
+        }
+    }
+}
+
+@Suite struct SpaceStoreTests {
+    @Test(arguments: Backend.available) func privateSpacesAreListedOnlyForMembers(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            let open = Space(slug: "open", name: "Open", visibility: .public, createdAt: t0)
+            try await s.store.createSpace(open, owner: s.owner.id)
+            #expect(try await s.store.spaces(visibleTo: nil).map(\.slug) == ["open"])
+            #expect(try await s.store.spaces(visibleTo: s.ann).map(\.slug) == ["open"])
+            #expect(Set(try await s.store.spaces(visibleTo: s.owner).map(\.slug)) == ["open", "arch"])
+            try await s.store.setMembership(Membership(spaceID: s.space.id, userID: s.ann.id, role: .member))
+            #expect(Set(try await s.store.spaces(visibleTo: s.ann).map(\.slug)) == ["open", "arch"])
+            try await s.store.setMembership(Membership(spaceID: s.space.id, userID: s.ann.id, role: .facilitator))
+            #expect(try await s.store.membership(spaceID: s.space.id, userID: s.ann.id)?.role == .facilitator)
+            #expect(try await s.store.members(spaceID: s.space.id).map(\.user.name) == ["Ann", "Olga"])
+            try await s.store.removeMembership(spaceID: s.space.id, userID: s.ann.id)
+            #expect(try await s.store.membership(spaceID: s.space.id, userID: s.ann.id) == nil)
+            await #expect(throws: StoreError.self) {
+                try await s.store.createSpace(Space(slug: "open", name: "Again", visibility: .public, createdAt: t0), owner: s.ann.id)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available) func seriesAndMeetingsRoundTrip(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            #expect(try await s.store.series(spaceID: s.space.id) == [s.series])
+            #expect(try await s.store.series(spaceID: UUID(), slug: "weekly") == nil) // scoped to the space
+            let meetings = try await s.store.meetings(spaceID: s.space.id, seriesID: s.series.id)
+            #expect(meetings == [s.meeting])
+            #expect(meetings.first?.date.description == "2022-12-07")
+            await #expect(throws: StoreError.self) { try await s.store.createMeeting(s.meeting) }
+            #expect(try await s.store.board(spaceID: UUID(), meetingID: s.meeting.id) == nil) // another space's id
+        }
+    }
+}
+
+@Suite struct BoardStoreTests {
+    @Test(arguments: Backend.available) func commandsPersistAndBumpTheSequence(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            let proposed = try await s.run(.propose(tag: "quest", title: "Event bus?", description: "details"), by: s.participant)
+            #expect(proposed.count == 1)
+            #expect(proposed[0].meeting.seq == 1)
+            let topic = try #require(proposed[0].topics.first)
+            try await s.run(.vote(topicID: topic.id), by: s.participant)
+            try await s.run(.vote(topicID: topic.id), by: s.facilitator)
+            let board = try #require(try await s.store.board(spaceID: s.space.id, meetingID: s.meeting.id))
+            #expect(board.meeting.seq == 3)
+            #expect(board.votes(on: topic.id) == 2)
+            #expect(board.topics == proposed[0].topics)
+            // a refused command changes nothing, not even the sequence number
+            await #expect(throws: BoardError.self) { try await s.run(.revote(.up), by: s.participant) }
+            #expect(try await s.store.board(spaceID: s.space.id, meetingID: s.meeting.id) == board)
+            // a no-op advance writes nothing
+            #expect(try await s.run(.advance, by: nil).isEmpty)
+            // unvote to zero deletes the row
+            try await s.run(.unvote(topicID: topic.id), by: s.participant)
+            #expect(try await s.store.board(spaceID: s.space.id, meetingID: s.meeting.id)?.votes(by: s.ann.id) == 0)
+        }
+    }
+
+    @Test(arguments: Backend.available) func timerDeadlinesSurviveAReopen(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            let topic = try await s.run(.propose(tag: "quest", title: "A", description: ""), by: s.participant)[0].topics[0]
+            let started = t0 + 0.123_456
+            try await s.run(.startTopic(topicID: topic.id), by: s.facilitator, at: started)
+            let reopened = try await tmp.reopen()
+            let pending = try await reopened.pendingDeadlines()
+            #expect(pending == [MeetingDeadline(spaceID: s.space.id, meetingID: s.meeting.id, deadline: started + 600)])
+            let board = try #require(try await reopened.board(spaceID: s.space.id, meetingID: s.meeting.id))
+            #expect(board.meeting.timeBox?.deadline == started + 600) // exact, not rounded
+            #expect(board.meeting.status == .live)
+        }
+    }
+
+    @Test(arguments: Backend.available) func endingAMeetingCarriesTopicsIntoTheNextOne(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            let a = try await s.run(.propose(tag: "quest", title: "discussed", description: ""), by: s.participant)[0].topics[0]
+            let b = try await s.run(.propose(tag: "inform", title: "left over", description: ""), by: s.participant)[0].topics[1]
+            try await s.run(.vote(topicID: b.id), by: s.participant)
+            try await s.run(.vote(topicID: b.id), by: s.facilitator)
+            try await s.run(.startTopic(topicID: a.id), by: s.facilitator)
+            let changed = try await s.run(.endMeeting, by: s.facilitator, at: t0 + 3600)
+            #expect(changed.count == 2)
+            let ended = changed[0]
+            let next = changed[1]
+            #expect(ended.meeting.status == .ended)
+            #expect(ended.topic(b.id)?.status == .carriedOver)
+            #expect(next.meeting.date.description == "2022-12-14")
+            #expect(next.meeting.seq == 1)
+            let carried = try #require(next.topics.first)
+            #expect(carried.title == "left over")
+            #expect(carried.voteHistory == [VoteHistory(meetingDate: s.meeting.date, votes: 2)])
+            let stored = try #require(try await s.store.board(spaceID: s.space.id, meetingID: next.meeting.id))
+            #expect(stored.topics == next.topics)
+            let meetings = try await s.store.meetings(spaceID: s.space.id, seriesID: s.series.id)
+            #expect(meetings.map(\.date.description) == ["2022-12-14", "2022-12-07"])
+            // skipping the next meeting carries the topic on again, with both meetings in its history
+            let skipped = try await s.run(.skip(reason: "Low attendance"), by: s.facilitator, at: t0 + 3700, meeting: next.meeting.id)
+            #expect(skipped[1].topics.first?.voteHistory.map(\.meetingDate.description) == ["2022-12-07", "2022-12-14"])
+        }
+    }
+
+    @Test(arguments: Backend.available) func concurrentVotesRespectTheBudget(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            let topics = try await s.run(.propose(tag: "quest", title: "A", description: ""), by: s.participant)[0].topics
+            let b = try await s.run(.propose(tag: "quest", title: "B", description: ""), by: s.participant)[0].topics[1]
+            let ids = [topics[0].id, b.id]
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for i in 0..<10 {
+                    group.addTask { (try? await s.run(.vote(topicID: ids[i % 2]), by: s.participant)) != nil }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 3)
+            #expect(try await s.store.board(spaceID: s.space.id, meetingID: s.meeting.id)?.votes(by: s.ann.id) == 3)
+        }
+    }
+}
+
+@Suite struct SnapshotTests {
+    /// Fills a store with a little of everything: accounts, a carried-over topic, votes.
+    static func fill(_ store: any HourglassStore) async throws -> Seeded {
+        let s = try await Seeded(store)
+        try await store.setMembership(Membership(spaceID: s.space.id, userID: s.ann.id, role: .member))
+        let a = try await s.run(.propose(tag: "quest", title: "Ünïcödé ✓ \"quoted\" <b>", description: "line 1\nline 2"), by: s.participant)[0].topics[0]
+        try await s.run(.vote(topicID: a.id), by: s.participant)
+        try await s.run(.endMeeting, by: s.facilitator, at: t0 + 3600)
+        return s
+    }
+
+    @Test(arguments: Backend.available) func copyingAnInstallationPreservesEverything(_ target: Backend) async throws {
+        try await withStore(.sqlite) { source in
+            _ = try await Self.fill(source.store)
+            let original = try await source.store.exportSnapshot()
+            #expect(original.counts == ["users": 2, "spaces": 1, "memberships": 2, "series": 1, "meetings": 2, "topics": 2, "votes": 1])
+            try await withStore(target) { copy in
+                let report = try await DataMigration.copy(from: source.store, to: copy.store)
+                #expect(report.checksum == original.checksum)
+                #expect(try await copy.store.exportSnapshot().canonical == original.canonical)
+                #expect(try await copy.store.credentials(email: "ann@example.com")?.passwordHash == "hash-a")
+                // and back again, into a fresh SQLite file
+                try await withStore(.sqlite) { back in
+                    let report = try await DataMigration.copy(from: copy.store, to: back.store)
+                    #expect(report.checksum == original.checksum)
+                }
+                // a target that is not empty is refused, and left as it was
+                await #expect(throws: StoreError.self) { try await DataMigration.copy(from: source.store, to: copy.store) }
+                #expect(try await copy.store.exportSnapshot().checksum == original.checksum)
+            }
+        }
+    }
+}
