@@ -66,18 +66,21 @@ struct AppServices: Sendable {
     let accounts: Operations
     let resolver: Resolver
     let live: LiveSocket
+    /// Set when several instances may serve the same meetings (PostgreSQL).
+    let presence: PresenceRelay?
     let now: @Sendable () -> Date
 
-    init(store: any HourglassStore, configuration: AppConfiguration) {
+    init(store: any HourglassStore, configuration: AppConfiguration, sharesPresence: Bool, logger: Logger) {
         self.store = store
         now = configuration.now
         hub = MeetingHub()
+        presence = sharesPresence ? PresenceRelay(store: store, hub: hub, now: now, logger: logger) : nil
         boards = BoardService(store: store, hub: hub, deadlines: DeadlineBook(), now: now)
         auth = Authenticator(store: store, bcryptCost: configuration.bcryptCost,
                              secureCookies: configuration.publicURL?.hasPrefix("https://") ?? false, now: now)
         accounts = Operations(store: store, auth: auth, now: now)
         resolver = Resolver(store: store)
-        live = LiveSocket(boards: boards)
+        live = LiveSocket(boards: boards, presence: presence)
     }
 }
 
@@ -106,7 +109,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     logger.logLevel = configuration.logLevel
     let opened = try await openStore(configuration, logger: logger)
     let store = opened.store
-    let services = AppServices(store: store, configuration: configuration)
+    let services = AppServices(store: store, configuration: configuration, sharesPresence: opened.client != nil, logger: logger)
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -136,11 +139,12 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Hourglass"),
         logger: logger
     )
-    if let client = opened.client {
+    if let client = opened.client, let relay = services.presence {
         app.addServices(client)
         app.addServices(try PostgresFanout(url: configuration.databaseURL ?? "", logger: logger,
                                            onConnect: { await services.boards.catchUp() },
-                                           onChange: { await services.boards.receive($0) }))
+                                           onChange: { await services.boards.receive($0, presence: relay) }))
+        app.addServices(PresenceHeartbeat(relay: relay))
     }
     app.addServices(SetupAnnouncer(store: store, configuration: configuration, logger: logger))
     app.addServices(TimerService(boards: services.boards, interval: configuration.timerInterval, logger: logger))

@@ -3,33 +3,42 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 
-/// Listens on the board channel with one dedicated connection and reports every committed change
-/// made by any instance. After a (re)connect it calls `onConnect` first, so the server can catch up
+/// Listens on the events channel with one dedicated connection and reports every committed board
+/// change and presence change made by any instance. After a (re)connect it calls `onConnect` first, so the server can catch up
 /// from the store on whatever it may have missed while the connection was down. Payloads carry only
 /// ids and a sequence number; the board itself is always read from the store, so no payload can
 /// exceed NOTIFY's size limit.
 public struct PostgresFanout: Service {
-    public typealias Change = (spaceID: UUID, meetingID: UUID, seq: Int)
+    /// What another instance (or this one) announced.
+    public enum Event: Sendable, Equatable {
+        /// A committed board change.
+        case board(spaceID: UUID, meetingID: UUID, seq: Int)
+        /// The people present on `instanceID` changed.
+        case presence(spaceID: UUID, meetingID: UUID, instanceID: UUID)
+    }
 
     let target: PostgresTarget
     let logger: Logger
     let onConnect: @Sendable () async -> Void
-    let onChange: @Sendable (Change) async -> Void
+    let onChange: @Sendable (Event) async -> Void
 
     public init(url: String, logger: Logger, onConnect: @escaping @Sendable () async -> Void,
-                onChange: @escaping @Sendable (Change) async -> Void) throws {
+                onChange: @escaping @Sendable (Event) async -> Void) throws {
         target = try PostgresTarget(url: url)
         self.logger = logger
         self.onConnect = onConnect
         self.onChange = onChange
     }
 
-    /// "SPACE MEETING SEQ" → the change, or nil for anything else.
-    static func parse(_ payload: String) -> Change? {
-        let parts = payload.split(separator: " ")
-        guard parts.count == 3, let space = UUID(uuidString: String(parts[0])), let meeting = UUID(uuidString: String(parts[1])),
-              let seq = Int(parts[2]) else { return nil }
-        return (space, meeting, seq)
+    /// "board SPACE MEETING SEQ" or "presence SPACE MEETING INSTANCE" → the event, or nil for anything else.
+    static func parse(_ payload: String) -> Event? {
+        let parts = payload.split(separator: " ").map(String.init)
+        guard parts.count == 4, let space = UUID(uuidString: parts[1]), let meeting = UUID(uuidString: parts[2]) else { return nil }
+        switch parts[0] {
+        case "board": return Int(parts[3]).map { .board(spaceID: space, meetingID: meeting, seq: $0) }
+        case "presence": return UUID(uuidString: parts[3]).map { .presence(spaceID: space, meetingID: meeting, instanceID: $0) }
+        default: return nil
+        }
     }
 
     public func run() async throws {
@@ -39,7 +48,7 @@ public struct PostgresFanout: Service {
                 do {
                     let connection = try await target.connect(logger: logger)
                     do {
-                        try await connection.listen(on: PostgresStore.boardChannel) { notifications in
+                        try await connection.listen(on: PostgresStore.channel) { notifications in
                             attempt = 0
                             logger.info("Listening for board changes from other instances")
                             await onConnect()

@@ -17,8 +17,9 @@ import ServiceLifecycle
 public struct PostgresStore: HourglassStore {
     public let client: PostgresClient
     let logger: Logger
-    /// The NOTIFY channel that carries "spaceID meetingID seq" for every committed board change.
-    public static let boardChannel = "hourglass_board"
+    /// The NOTIFY channel of every instance: "board SPACE MEETING SEQ" for each committed board change,
+    /// "presence SPACE MEETING INSTANCE" when an instance's list of who is here changed.
+    public static let channel = "hourglass_events"
 
     /// Connects, runs pending migrations (serialized across instances by an advisory lock) and
     /// returns a store whose `client` must run as a service.
@@ -313,7 +314,7 @@ public struct PostgresStore: HourglassStore {
                 }
                 let m = writes.board.meeting
                 // Delivered to every listening instance when (and only if) the transaction commits.
-                try await connection.query("SELECT pg_notify(\(Self.boardChannel), \("\(m.spaceID.uuidString) \(m.id.uuidString) \(m.seq)"))", logger: logger)
+                try await connection.query("SELECT pg_notify(\(Self.channel), \("board \(m.spaceID.uuidString) \(m.id.uuidString) \(m.seq)"))", logger: logger)
                 saved.append(writes.board)
             }
             return saved
@@ -338,6 +339,29 @@ public struct PostgresStore: HourglassStore {
         while taken.contains(created.date) { created = series.newMeeting(after: created.startsAt, now: now) }
         try await write(created, into: .meetings, on: connection)
         return Board(meeting: created, settings: series.settings)
+    }
+
+    public func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws {
+        let json = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
+        let payload = "presence \(spaceID.uuidString) \(meetingID.uuidString) \(instanceID.uuidString)"
+        try await transaction { connection in
+            if names.isEmpty {
+                try await connection.query("DELETE FROM presence WHERE meeting_id = \(meetingID.uuidString) AND instance_id = \(instanceID.uuidString)", logger: logger)
+            } else {
+                try await connection.query("""
+                    INSERT INTO presence (instance_id, meeting_id, names, seen_at) VALUES (\(instanceID.uuidString), \(meetingID.uuidString), \(json)::jsonb, \(now.timeIntervalSince1970))
+                    ON CONFLICT (meeting_id, instance_id) DO UPDATE SET names = EXCLUDED.names, seen_at = EXCLUDED.seen_at
+                    """, logger: logger)
+            }
+            try await connection.query("SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
+        }
+    }
+
+    public func presence(meetingID: UUID, excluding instanceID: UUID, freshSince: Date) async throws -> [String] {
+        try await fetch([String].self, """
+            SELECT names::text FROM presence
+            WHERE meeting_id = \(meetingID.uuidString) AND instance_id <> \(instanceID.uuidString) AND seen_at >= \(freshSince.timeIntervalSince1970)
+            """).flatMap { $0 }
     }
 
     public func exportSnapshot() async throws -> StoreSnapshot {

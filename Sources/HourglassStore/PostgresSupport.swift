@@ -151,6 +151,15 @@ enum PostgresMigrations {
         );
         CREATE INDEX votes_meeting ON votes (meeting_id);
         """),
+        ("v2-presence", """
+        CREATE TABLE presence (
+            instance_id TEXT NOT NULL,
+            meeting_id TEXT NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+            names JSONB NOT NULL,
+            seen_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (meeting_id, instance_id)
+        );
+        """),
     ]
 
     static func run(_ target: PostgresTarget, logger: Logger) async throws {

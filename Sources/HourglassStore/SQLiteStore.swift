@@ -112,6 +112,17 @@ public struct SQLiteStore: HourglassStore {
                 CREATE INDEX votes_meeting ON votes(meeting_id);
                 """)
         }
+        migrator.registerMigration("v2-presence") { db in
+            try db.execute(sql: """
+                CREATE TABLE presence (
+                    instance_id TEXT NOT NULL,
+                    meeting_id TEXT NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+                    names TEXT NOT NULL,
+                    seen_at DOUBLE NOT NULL,
+                    PRIMARY KEY (meeting_id, instance_id)
+                );
+                """)
+        }
         return migrator
     }
 
@@ -374,6 +385,28 @@ public struct SQLiteStore: HourglassStore {
 }
 
 extension SQLiteStore {
+    public func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws {
+        let json = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
+        try await writer.write { db in
+            if names.isEmpty {
+                try db.execute(sql: "DELETE FROM presence WHERE meeting_id = ? AND instance_id = ?", arguments: [meetingID.lowercased, instanceID.lowercased])
+            } else {
+                try db.execute(sql: """
+                    INSERT INTO presence (instance_id, meeting_id, names, seen_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (meeting_id, instance_id) DO UPDATE SET names = excluded.names, seen_at = excluded.seen_at
+                    """, arguments: [instanceID.lowercased, meetingID.lowercased, json, now.timeIntervalSince1970])
+            }
+        }
+    }
+
+    public func presence(meetingID: UUID, excluding instanceID: UUID, freshSince: Date) async throws -> [String] {
+        let rows = try await writer.read { db in
+            try String.fetchAll(db, sql: "SELECT names FROM presence WHERE meeting_id = ? AND instance_id <> ? AND seen_at >= ?",
+                                arguments: [meetingID.lowercased, instanceID.lowercased, freshSince.timeIntervalSince1970])
+        }
+        return rows.flatMap { (try? JSONDecoder().decode([String].self, from: Data($0.utf8))) ?? [] }
+    }
+
     public func exportSnapshot() async throws -> StoreSnapshot {
         try await writer.read { db in
             var snapshot = StoreSnapshot()

@@ -89,6 +89,13 @@ public protocol HourglassStore: Sendable {
     /// Live meetings with a running clock, for the timer service.
     func pendingDeadlines() async throws -> [MeetingDeadline]
 
+    // MARK: Presence across instances
+    /// Records who has a meeting open on one server instance (an empty list removes the row).
+    /// On PostgreSQL this also tells the other instances to re-read the meeting's presence.
+    func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws
+    /// Names present on other instances, from rows refreshed since `freshSince`.
+    func presence(meetingID: UUID, excluding instanceID: UUID, freshSince: Date) async throws -> [String]
+
     // MARK: Whole installation
     /// Everything stored, for `migrate-data`.
     func exportSnapshot() async throws -> StoreSnapshot

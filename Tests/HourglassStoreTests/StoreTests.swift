@@ -229,3 +229,19 @@ struct Seeded {
         }
     }
 }
+
+@Suite struct PresenceStoreTests {
+    @Test(arguments: Backend.available) func instancesSeeEachOthersPresenceUntilItGoesStale(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            let (a, b) = (UUID(), UUID())
+            try await s.store.savePresence(instanceID: a, spaceID: s.space.id, meetingID: s.meeting.id, names: ["Ann", ""], now: t0)
+            try await s.store.savePresence(instanceID: b, spaceID: s.space.id, meetingID: s.meeting.id, names: ["Olga"], now: t0 + 5)
+            #expect(try await s.store.presence(meetingID: s.meeting.id, excluding: b, freshSince: t0).sorted() == ["", "Ann"])
+            #expect(try await s.store.presence(meetingID: s.meeting.id, excluding: a, freshSince: t0) == ["Olga"])
+            #expect(try await s.store.presence(meetingID: s.meeting.id, excluding: b, freshSince: t0 + 1).isEmpty) // a went stale
+            try await s.store.savePresence(instanceID: b, spaceID: s.space.id, meetingID: s.meeting.id, names: [], now: t0 + 6)
+            #expect(try await s.store.presence(meetingID: s.meeting.id, excluding: a, freshSince: t0).isEmpty)
+        }
+    }
+}

@@ -2,7 +2,9 @@
 
 Run with:  /tmp/venv/bin/python -m pytest Tests/e2e -q
 Environment:
-  HOURGLASS_BIN   the server binary (default: <repo>/.build/debug/hourglass)
+  HOURGLASS_BIN                  the server binary (default: <repo>/.build/debug/hourglass)
+  HOURGLASS_TEST_POSTGRES_URL    a superuser postgres:// URL; tests needing PostgreSQL skip without it
+                                 (scripts/with-postgres.sh COMMAND... provides a throwaway cluster)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -191,9 +194,12 @@ def unique_email(prefix: str = "user") -> str:
 
 
 class Server:
-    def __init__(self, binary: Path, data_dir: Path):
+    """One `hourglass serve` process: SQLite under `data_dir`, or PostgreSQL when `database` is a URL."""
+
+    def __init__(self, binary: Path, data_dir: Path, database: str | None = None):
         self.binary = binary
         self.data_dir = data_dir
+        self.database = database
         self.host = "127.0.0.1"
         self.port = 0
         self.process: subprocess.Popen | None = None
@@ -212,17 +218,25 @@ class Server:
         with self._lock:
             return "".join(self.output)
 
+    def spawn(self, port: int | None = None) -> None:
+        """Starts the process on `port` (a free one by default) without waiting for it."""
+        self.port = port or free_port()
+        env = dict(os.environ, HOURGLASS_PUBLIC_DIR=str(PUBLIC_DIR))
+        env.pop("HOURGLASS_DATABASE_URL", None)
+        storage = ["--database", self.database] if self.database else ["--data-dir", str(self.data_dir)]
+        self.process = subprocess.Popen(
+            [str(self.binary), "serve", *storage, "--port", str(self.port), "--host", self.host, "--bcrypt-cost", "4"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(self.data_dir), text=True, bufsize=1)
+        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        wait_until(self._healthy, timeout=timeout, interval=0.1, message=f"{self.base_url}/healthz")
+
     def start(self) -> None:
         for attempt in range(3):
-            self.port = free_port()
-            env = dict(os.environ, HOURGLASS_PUBLIC_DIR=str(PUBLIC_DIR))
-            self.process = subprocess.Popen(
-                [str(self.binary), "serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
-                 "--host", self.host, "--bcrypt-cost", "4"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(self.data_dir), text=True, bufsize=1)
-            threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+            self.spawn()
             try:
-                wait_until(self._healthy, timeout=60, interval=0.1, message=f"{self.base_url}/healthz")
+                self.wait_healthy()
                 return
             except AssertionError:
                 if self.process.poll() is None:
@@ -243,21 +257,35 @@ class Server:
         response = Client(self).get("/healthz", timeout=2)
         return response.status == 200 and response.text == "ok"
 
+    def setup_tokens(self) -> list[str]:
+        """Every setup token this process has printed so far, oldest first."""
+        return SETUP_LINK.findall(self.log())
+
     def setup_token(self) -> str:
         def find() -> str | None:
             match = SETUP_LINK.search(self.log())
             return match.group(1) if match else None
         return wait_until(find, timeout=10, message="the setup link in the server log")
 
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
+    def stop(self, timeout: float = 15) -> int | None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout`; returns the exit status."""
+        if self.process is None:
+            return None
+        if self.process.poll() is not None:
+            return self.process.returncode
         self.process.terminate()
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown at all."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
 
     def client(self, token: str | None = None, bearer: bool = False) -> Client:
         return Client(self, token, bearer)
@@ -310,12 +338,17 @@ def binary_path() -> Path:
     return Path(os.environ.get("HOURGLASS_BIN", str(DEFAULT_BIN)))
 
 
-@pytest.fixture(scope="session")
-def server():
+def wait_for_binary() -> Path:
     binary = binary_path()
     # The lead may be relinking the binary; wait for it rather than failing straight away.
     wait_until(lambda: binary.exists() and os.access(binary, os.X_OK), timeout=300, interval=1,
                message=f"the hourglass binary at {binary}")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def server():
+    binary = wait_for_binary()
     data_dir = Path(tempfile.mkdtemp(prefix="hourglass-e2e-"))
     instance = Server(binary, data_dir)
     instance.start()
@@ -324,6 +357,31 @@ def server():
     finally:
         instance.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def set_up_admin(servers: list[Server], name: str = "Ada Admin", email: str | None = None) -> Person:
+    """Creates the administrator through a setup link printed by any of `servers` (several instances
+    starting on one empty database may each print one; only the token stored last works). The
+    returned person's client talks to the server whose token worked."""
+    email = email or unique_email("admin")
+    refused: list[Response] = []
+
+    def attempt() -> Person | None:
+        for instance in servers:
+            for token in reversed(instance.setup_tokens()):
+                response = instance.client().post("/api/setup", json_body={"token": token, "name": name, "email": email,
+                                                                           "password": PASSWORD})
+                if response.status == 201:
+                    payload = response.json()
+                    assert payload["user"]["isAdmin"] is True, payload
+                    return Person(name, email, PASSWORD, payload["token"], payload["user"], instance.client(payload["token"]))
+                refused.append(response)
+        return None
+
+    try:
+        return wait_until(attempt, timeout=15, interval=0.2, message="a working setup link")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; refusals: {refused[-4:]!r}") from None
 
 
 @pytest.fixture(scope="session")
@@ -381,3 +439,88 @@ def assert_problem(response: Response, status: int) -> dict:
     assert problem["status"] == status, problem
     assert isinstance(problem["detail"], str) and problem["detail"], problem
     return problem
+
+
+# --------------------------------------------------------------------------------------------
+# The command line
+# --------------------------------------------------------------------------------------------
+
+def run_cli(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Runs `hourglass ARGS...` to completion (never the server), capturing stdout and stderr."""
+    binary = wait_for_binary()
+    env = {key: value for key, value in os.environ.items() if key not in ("HOURGLASS_DATABASE_URL", "HOURGLASS_DATA_DIR")}
+    return subprocess.run([str(binary), *args], input=stdin if stdin is not None else "", capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture
+def tmp_data_dir():
+    """A temporary data directory (SQLite) removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="hourglass-e2e-data-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def start_server(tmp_data_dir: Path):
+    """Starts servers (SQLite under a directory, or PostgreSQL) that are stopped after the test."""
+    started: list[Server] = []
+
+    def start(data_dir: Path | None = None, database: str | None = None, wait: bool = True) -> Server:
+        instance = Server(wait_for_binary(), data_dir or tmp_data_dir, database)
+        started.append(instance)
+        if wait:
+            instance.start()
+        return instance
+
+    yield start
+    for instance in started:
+        instance.stop(timeout=10)
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL (tests that need it skip unless HOURGLASS_TEST_POSTGRES_URL is set)
+# --------------------------------------------------------------------------------------------
+
+PSQL = shutil.which("psql") or "/usr/bin/psql"
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("HOURGLASS_TEST_POSTGRES_URL") or None
+
+
+def psql(url: str, sql: str) -> str:
+    """Runs one SQL command with psql and returns its unaligned, tuples-only output."""
+    result = subprocess.run([PSQL, url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-t", "-c", sql],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"psql {sql!r} failed: {result.stderr}"
+    return result.stdout.strip()
+
+
+def database_url(base: str, name: str) -> str:
+    """`base` with its path (the database name) replaced by `name`."""
+    parts = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture
+def fresh_database():
+    """Creates empty PostgreSQL databases (hourglass_e2e_<random>) on demand; dropped afterwards.
+    Skips the test when no PostgreSQL is configured."""
+    base = postgres_url()
+    if not base:
+        pytest.skip("HOURGLASS_TEST_POSTGRES_URL is not set (run under scripts/with-postgres.sh)")
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"hourglass_e2e_{uuid.uuid4().hex[:12]}"
+        psql(base, f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return database_url(base, name)
+
+    yield create
+    for name in created:
+        try:
+            psql(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except AssertionError:
+            pass  # dropping is tidiness only; the cluster is thrown away

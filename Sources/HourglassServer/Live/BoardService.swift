@@ -26,12 +26,18 @@ struct BoardService: Sendable {
         return board
     }
 
-    /// A change committed by another instance (PostgreSQL NOTIFY): read it from the store and
-    /// publish it here too. Changes this instance made arrive as well and are ignored by sequence.
-    func receive(_ change: PostgresFanout.Change) async {
-        guard let board = try? await store.board(spaceID: change.spaceID, meetingID: change.meetingID) else { return }
-        await hub.publish(board)
-        await deadlines.set(board)
+    /// What another instance announced (PostgreSQL NOTIFY): a board change is read from the store
+    /// and published here too (this instance's own changes arrive as well and are ignored by
+    /// sequence); a presence change is re-read.
+    func receive(_ event: PostgresFanout.Event, presence: PresenceRelay) async {
+        switch event {
+        case let .board(spaceID, meetingID, _):
+            guard let board = try? await store.board(spaceID: spaceID, meetingID: meetingID) else { return }
+            await hub.publish(board)
+            await deadlines.set(board)
+        case let .presence(_, meetingID, instanceID):
+            if instanceID != presence.instanceID { await presence.refresh(meetingID: meetingID) }
+        }
     }
 
     /// After the listener (re)connects: re-read every meeting with open sockets and every running

@@ -13,6 +13,8 @@ struct LiveSocket: Sendable {
     static let coalescingDelay: Duration = .milliseconds(5)
 
     let boards: BoardService
+    /// Shares presence with other instances (PostgreSQL only).
+    var presence: PresenceRelay?
 
     /// Serves one connection until the client leaves or the server shuts down. Protocol errors
     /// (a message over the size limit, a text frame that is not UTF-8) propagate, so the socket
@@ -22,6 +24,8 @@ struct LiveSocket: Sendable {
         let connectionID = UUID()
         let meetingID = board.meeting.id
         let signals = await boards.hub.join(board, connectionID: connectionID, userName: user?.name)
+        await presence?.publish(spaceID: board.meeting.spaceID, meetingID: meetingID)
+        await presence?.refresh(meetingID: meetingID)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await self.pushBoards(signals, meetingID: meetingID, access: access, user: user, outbound: outbound) }
@@ -30,10 +34,15 @@ struct LiveSocket: Sendable {
                 group.cancelAll()
             }
         } catch {
-            await boards.hub.leave(meetingID: meetingID, connectionID: connectionID)
+            await leave(board, connectionID: connectionID)
             throw error
         }
-        await boards.hub.leave(meetingID: meetingID, connectionID: connectionID)
+        await leave(board, connectionID: connectionID)
+    }
+
+    private func leave(_ board: Board, connectionID: UUID) async {
+        await boards.hub.leave(meetingID: board.meeting.id, connectionID: connectionID)
+        await presence?.publish(spaceID: board.meeting.spaceID, meetingID: board.meeting.id)
     }
 
     private func pushBoards(_ signals: AsyncStream<Void>, meetingID: UUID, access: SpaceAccess, user: User?,

@@ -15,6 +15,8 @@ actor MeetingHub {
     private struct Room {
         var board: Board
         var connections: [UUID: Connection] = [:]
+        /// People present through other server instances ("" for a guest).
+        var remote: [String] = []
         /// The shared JSON of the board, rebuilt only when the board or presence changed.
         var cachedJSON: String?
     }
@@ -66,6 +68,19 @@ actor MeetingHub {
         rooms[meetingID].map(presence) ?? []
     }
 
+    /// Who is here through this instance, one entry per connection ("" for a guest).
+    func localEntries(meetingID: UUID) -> [String] {
+        rooms[meetingID]?.connections.values.map { $0.userName ?? "" } ?? []
+    }
+
+    /// Replaces who is here through other instances, and tells the sockets when it changed.
+    func setRemote(meetingID: UUID, entries: [String]) {
+        guard var room = rooms[meetingID], room.remote.sorted() != entries.sorted() else { return }
+        room.remote = entries
+        rooms[meetingID] = room
+        signalAll(meetingID)
+    }
+
     /// Meetings with at least one open socket here, as (space, meeting) ids.
     func openMeetings() -> [(UUID, UUID)] {
         rooms.values.map { ($0.board.meeting.spaceID, $0.board.meeting.id) }
@@ -74,8 +89,9 @@ actor MeetingHub {
     func connectionCount(meetingID: UUID) -> Int { rooms[meetingID]?.connections.count ?? 0 }
 
     private func presence(_ room: Room) -> [String] {
-        let names = Set(room.connections.values.compactMap(\.userName))
-        let guests = room.connections.values.filter { $0.userName == nil }.count
+        let entries = room.connections.values.map { $0.userName ?? "" } + room.remote
+        let names = Set(entries.filter { !$0.isEmpty })
+        let guests = entries.filter(\.isEmpty).count
         return names.sorted { $0.localizedCaseInsensitiveCompare($1) == .orderedAscending }
             + (guests > 0 ? ["\(guests) guest\(guests == 1 ? "" : "s")"] : [])
     }
