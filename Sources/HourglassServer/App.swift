@@ -66,6 +66,8 @@ struct AppServices: Sendable {
     let accounts: Operations
     let resolver: Resolver
     let live: LiveSocket
+    let notes: NotesRooms
+    let committer: NotesCommitter
     /// Set when several instances may serve the same meetings (PostgreSQL).
     let presence: PresenceRelay?
     let now: @Sendable () -> Date
@@ -80,7 +82,9 @@ struct AppServices: Sendable {
                              secureCookies: configuration.publicURL?.hasPrefix("https://") ?? false, now: now)
         accounts = Operations(store: store, auth: auth, now: now)
         resolver = Resolver(store: store)
-        live = LiveSocket(boards: boards, presence: presence)
+        notes = NotesRooms(store: store, now: now)
+        committer = NotesCommitter()
+        live = LiveSocket(boards: boards, notes: notes, committer: committer, presence: presence)
     }
 }
 
@@ -143,9 +147,10 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         app.addServices(client)
         app.addServices(try PostgresFanout(url: configuration.databaseURL ?? "", logger: logger,
                                            onConnect: { await services.boards.catchUp() },
-                                           onChange: { await services.boards.receive($0, presence: relay) }))
+                                           onChange: { await services.boards.receive($0, presence: relay, notes: services.notes) }))
         app.addServices(PresenceHeartbeat(relay: relay))
     }
+    app.addServices(services.committer)
     app.addServices(SetupAnnouncer(store: store, configuration: configuration, logger: logger))
     app.addServices(TimerService(boards: services.boards, interval: configuration.timerInterval, logger: logger))
     return app

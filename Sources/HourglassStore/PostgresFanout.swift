@@ -15,6 +15,8 @@ public struct PostgresFanout: Service {
         case board(spaceID: UUID, meetingID: UUID, seq: Int)
         /// The people present on `instanceID` changed.
         case presence(spaceID: UUID, meetingID: UUID, instanceID: UUID)
+        /// Notes changes were committed up to `seq`.
+        case notes(spaceID: UUID, meetingID: UUID, seq: Int)
     }
 
     let target: PostgresTarget
@@ -30,13 +32,15 @@ public struct PostgresFanout: Service {
         self.onChange = onChange
     }
 
-    /// "board SPACE MEETING SEQ" or "presence SPACE MEETING INSTANCE" → the event, or nil for anything else.
+    /// "board SPACE MEETING SEQ", "notes SPACE MEETING SEQ" or "presence SPACE MEETING INSTANCE"
+    /// → the event, or nil for anything else.
     static func parse(_ payload: String) -> Event? {
         let parts = payload.split(separator: " ").map(String.init)
         guard parts.count == 4, let space = UUID(uuidString: parts[1]), let meeting = UUID(uuidString: parts[2]) else { return nil }
         switch parts[0] {
         case "board": return Int(parts[3]).map { .board(spaceID: space, meetingID: meeting, seq: $0) }
         case "presence": return UUID(uuidString: parts[3]).map { .presence(spaceID: space, meetingID: meeting, instanceID: $0) }
+        case "notes": return Int(parts[3]).map { .notes(spaceID: space, meetingID: meeting, seq: $0) }
         default: return nil
         }
     }

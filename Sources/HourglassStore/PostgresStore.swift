@@ -341,6 +341,62 @@ public struct PostgresStore: HourglassStore {
         return Board(meeting: created, settings: series.settings)
     }
 
+    public func notes(meetingID: UUID) async throws -> NotesState {
+        struct Client: Decodable {
+            var client: String
+            var last: Int
+        }
+        let id = meetingID.uuidString
+        let bullets = try await fetch(BulletRow.self, "SELECT row_to_json(b)::text FROM bullets b WHERE meeting_id = \(id)").map(\.bullet)
+        let seq = try await count("SELECT COALESCE((SELECT seq FROM notes_heads WHERE meeting_id = \(id)), 0)::int8")
+        let clients = try await fetch(Client.self, """
+            SELECT json_build_object('client', client, 'last', max(client_seq))::text FROM note_ops WHERE meeting_id = \(id) GROUP BY client
+            """)
+        return NotesState(bullets: bullets, seq: seq, clientSeqs: Dictionary(clients.map { ($0.client, $0.last) }, uniquingKeysWith: max))
+    }
+
+    public func commitNotes(spaceID: UUID, meetingID: UUID, knownSeq: Int,
+                            _ decide: @Sendable ([NoteEntry]) throws -> NotesCommit) async throws -> NotesCommit {
+        let id = meetingID.uuidString
+        return try await transaction { connection in
+            // Locking the meeting row orders every notes commit of this meeting, across instances.
+            var found = 0
+            for try await (value) in try await connection.query("SELECT 1::int8 FROM meetings WHERE id = \(id) AND space_id = \(spaceID.uuidString) FOR UPDATE", logger: logger).decode(Int.self) {
+                found = value
+            }
+            guard found == 1 else { throw StoreError.notFound("No such meeting") }
+            var stored = 0
+            for try await (value) in try await connection.query("SELECT seq FROM notes_heads WHERE meeting_id = \(id)", logger: logger).decode(Int.self) {
+                stored = value
+            }
+            let missed = stored == knownSeq ? [] : try await fetch(NoteOpRow.self, """
+                SELECT row_to_json(o)::text FROM note_ops o WHERE meeting_id = \(id) AND seq > \(knownSeq) ORDER BY seq
+                """, on: connection).map { try $0.entry() }
+            let commit = try decide(missed)
+            for entry in commit.entries { try await write(try NoteOpRow(meetingID: meetingID, entry), into: .noteOps, on: connection) }
+            for bullet in commit.bullets { try await write(BulletRow(meetingID: meetingID, bullet), into: .bullets, upsert: true, on: connection) }
+            if let last = commit.entries.last?.seq {
+                try await connection.query("""
+                    INSERT INTO notes_heads (meeting_id, seq) VALUES (\(id), \(last)) ON CONFLICT (meeting_id) DO UPDATE SET seq = EXCLUDED.seq
+                    """, logger: logger)
+                try await connection.query("SELECT pg_notify(\(Self.channel), \("notes \(spaceID.uuidString) \(id) \(last)"))", logger: logger)
+            }
+            return commit
+        }
+    }
+
+    public func noteEntries(meetingID: UUID, after seq: Int, limit: Int) async throws -> [NoteEntry] {
+        try await fetch(NoteOpRow.self, """
+            SELECT row_to_json(o)::text FROM note_ops o WHERE meeting_id = \(meetingID.uuidString) AND seq > \(seq) ORDER BY seq LIMIT \(limit)
+            """).map { try $0.entry() }
+    }
+
+    public func textHistory(meetingID: UUID, bullet: String, fromRev: Int) async throws -> [TextOperation] {
+        try await fetch(NoteOpRow.self, """
+            SELECT row_to_json(o)::text FROM note_ops o WHERE meeting_id = \(meetingID.uuidString) AND bullet = \(bullet) AND kind = 'text' ORDER BY seq
+            """).map { try $0.entry() }.textOperations(bullet: bullet, fromRev: fromRev)
+    }
+
     public func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws {
         let json = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
         let payload = "presence \(spaceID.uuidString) \(meetingID.uuidString) \(instanceID.uuidString)"
@@ -434,6 +490,12 @@ struct PostgresTable: Sendable {
                                                 "proposed_at", "status", "carried_from_id", "carried_to_id", "vote_history", "started_at",
                                                 "ended_at", "time_box_minutes", "extensions_used", "discussion_order"],
                                       duplicateMessage: "That topic exists already")
+    static let bullets = PostgresTable(name: "bullets", key: ["meeting_id", "id"],
+                                       columns: ["meeting_id", "id", "parent", "order_key", "text", "rev", "deleted"],
+                                       duplicateMessage: "That bullet exists already")
+    static let noteOps = PostgresTable(name: "note_ops", key: ["meeting_id", "seq"],
+                                       columns: ["meeting_id", "seq", "client", "client_seq", "user_id", "bullet", "kind", "change", "at"],
+                                       duplicateMessage: "That notes sequence number is taken")
     static let votes = PostgresTable(name: "votes", key: ["topic_id", "user_id"], columns: ["meeting_id", "topic_id", "user_id", "count"],
                                      duplicateMessage: "That vote exists already")
 }

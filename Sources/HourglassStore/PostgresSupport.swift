@@ -160,6 +160,36 @@ enum PostgresMigrations {
             PRIMARY KEY (meeting_id, instance_id)
         );
         """),
+        ("v3-notes", """
+        CREATE TABLE notes_heads (
+            meeting_id TEXT PRIMARY KEY REFERENCES meetings(id) ON DELETE CASCADE,
+            seq BIGINT NOT NULL
+        );
+        CREATE TABLE bullets (
+            meeting_id TEXT NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            parent TEXT NOT NULL,
+            order_key TEXT NOT NULL,
+            text TEXT NOT NULL,
+            rev BIGINT NOT NULL,
+            deleted BOOLEAN NOT NULL,
+            PRIMARY KEY (meeting_id, id)
+        );
+        CREATE TABLE note_ops (
+            meeting_id TEXT NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+            seq BIGINT NOT NULL,
+            client TEXT NOT NULL,
+            client_seq BIGINT NOT NULL,
+            user_id TEXT,
+            bullet TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            change TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (meeting_id, seq)
+        );
+        CREATE INDEX note_ops_client ON note_ops (meeting_id, client, client_seq);
+        CREATE INDEX note_ops_bullet ON note_ops (meeting_id, bullet, seq);
+        """),
     ]
 
     static func run(_ target: PostgresTarget, logger: Logger) async throws {

@@ -52,6 +52,8 @@ extension Meeting: StoredRecord { public static let databaseTableName = "meeting
 extension Topic: StoredRecord { public static let databaseTableName = "topics" }
 
 extension VoteRow: StoredRecord { public static let databaseTableName = "votes" }
+extension BulletRow: StoredRecord { static let databaseTableName = "bullets" }
+extension NoteOpRow: StoredRecord { static let databaseTableName = "note_ops" }
 
 extension LocalDate: DatabaseValueConvertible {
     public var databaseValue: DatabaseValue { description.databaseValue }

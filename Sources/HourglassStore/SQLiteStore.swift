@@ -123,6 +123,38 @@ public struct SQLiteStore: HourglassStore {
                 );
                 """)
         }
+        migrator.registerMigration("v3-notes") { db in
+            try db.execute(sql: """
+                CREATE TABLE notes_heads (
+                    meeting_id TEXT PRIMARY KEY NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+                    seq INTEGER NOT NULL
+                );
+                CREATE TABLE bullets (
+                    meeting_id TEXT NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+                    id TEXT NOT NULL,
+                    parent TEXT NOT NULL,
+                    order_key TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    rev INTEGER NOT NULL,
+                    deleted BOOLEAN NOT NULL,
+                    PRIMARY KEY (meeting_id, id)
+                );
+                CREATE TABLE note_ops (
+                    meeting_id TEXT NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+                    seq INTEGER NOT NULL,
+                    client TEXT NOT NULL,
+                    client_seq INTEGER NOT NULL,
+                    user_id TEXT,
+                    bullet TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    change TEXT NOT NULL,
+                    at DOUBLE NOT NULL,
+                    PRIMARY KEY (meeting_id, seq)
+                );
+                CREATE INDEX note_ops_client ON note_ops (meeting_id, client, client_seq);
+                CREATE INDEX note_ops_bullet ON note_ops (meeting_id, bullet, seq);
+                """)
+        }
         return migrator
     }
 
@@ -385,6 +417,54 @@ public struct SQLiteStore: HourglassStore {
 }
 
 extension SQLiteStore {
+    public func notes(meetingID: UUID) async throws -> NotesState {
+        try await writer.read { db in
+            let id = meetingID.lowercased
+            let bullets = try BulletRow.filter(Column("meeting_id") == id).fetchAll(db).map(\.bullet)
+            let seq = try Int.fetchOne(db, sql: "SELECT seq FROM notes_heads WHERE meeting_id = ?", arguments: [id]) ?? 0
+            var clients: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT client, max(client_seq) AS last FROM note_ops WHERE meeting_id = ? GROUP BY client", arguments: [id]) {
+                clients[row["client"]] = row["last"]
+            }
+            return NotesState(bullets: bullets, seq: seq, clientSeqs: clients)
+        }
+    }
+
+    public func commitNotes(spaceID: UUID, meetingID: UUID, knownSeq: Int,
+                            _ decide: @Sendable ([NoteEntry]) throws -> NotesCommit) async throws -> NotesCommit {
+        try await writer.write { db in
+            let id = meetingID.lowercased
+            guard try Meeting.filter(Column("id") == id && Column("space_id") == spaceID.lowercased).fetchCount(db) == 1 else {
+                throw StoreError.notFound("No such meeting")
+            }
+            let stored = try Int.fetchOne(db, sql: "SELECT seq FROM notes_heads WHERE meeting_id = ?", arguments: [id]) ?? 0
+            let missed = stored == knownSeq ? [] : try NoteOpRow.filter(Column("meeting_id") == id && Column("seq") > knownSeq)
+                .order(Column("seq")).fetchAll(db).map { try $0.entry() }
+            let commit = try decide(missed)
+            for entry in commit.entries { try NoteOpRow(meetingID: meetingID, entry).insert(db) }
+            for bullet in commit.bullets { try BulletRow(meetingID: meetingID, bullet).upsert(db) }
+            if let last = commit.entries.last?.seq {
+                try db.execute(sql: "INSERT INTO notes_heads (meeting_id, seq) VALUES (?, ?) ON CONFLICT (meeting_id) DO UPDATE SET seq = excluded.seq",
+                               arguments: [id, last])
+            }
+            return commit
+        }
+    }
+
+    public func noteEntries(meetingID: UUID, after seq: Int, limit: Int) async throws -> [NoteEntry] {
+        try await writer.read { db in
+            try NoteOpRow.filter(Column("meeting_id") == meetingID.lowercased && Column("seq") > seq)
+                .order(Column("seq")).limit(limit).fetchAll(db).map { try $0.entry() }
+        }
+    }
+
+    public func textHistory(meetingID: UUID, bullet: String, fromRev: Int) async throws -> [TextOperation] {
+        try await writer.read { db in
+            try NoteOpRow.filter(Column("meeting_id") == meetingID.lowercased && Column("bullet") == bullet && Column("kind") == "text")
+                .order(Column("seq")).fetchAll(db).map { try $0.entry() }
+        }.textOperations(bullet: bullet, fromRev: fromRev)
+    }
+
     public func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws {
         let json = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
         try await writer.write { db in

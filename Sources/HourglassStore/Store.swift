@@ -89,6 +89,20 @@ public protocol HourglassStore: Sendable {
     /// Live meetings with a running clock, for the timer service.
     func pendingDeadlines() async throws -> [MeetingDeadline]
 
+    // MARK: Notes
+    /// The meeting's notes as committed: every bullet, the notes sequence number, and the last
+    /// sequence number applied per client (to skip a change sent twice).
+    func notes(meetingID: UUID) async throws -> NotesState
+    /// Commits notes changes in one transaction. `decide` receives the entries other writers
+    /// committed after `knownSeq` (usually none) and returns what to append; the entries are
+    /// written to the op log and the bullets they touched are saved before this returns.
+    func commitNotes(spaceID: UUID, meetingID: UUID, knownSeq: Int,
+                     _ decide: @Sendable ([NoteEntry]) throws -> NotesCommit) async throws -> NotesCommit
+    /// Entries of the op log after `seq`, oldest first, at most `limit`.
+    func noteEntries(meetingID: UUID, after seq: Int, limit: Int) async throws -> [NoteEntry]
+    /// The text operations applied to a bullet from revision `fromRev` on, oldest first.
+    func textHistory(meetingID: UUID, bullet: String, fromRev: Int) async throws -> [TextOperation]
+
     // MARK: Presence across instances
     /// Records who has a meeting open on one server instance (an empty list removes the row).
     /// On PostgreSQL this also tells the other instances to re-read the meeting's presence.

@@ -28,8 +28,8 @@ struct BoardService: Sendable {
 
     /// What another instance announced (PostgreSQL NOTIFY): a board change is read from the store
     /// and published here too (this instance's own changes arrive as well and are ignored by
-    /// sequence); a presence change is re-read.
-    func receive(_ event: PostgresFanout.Event, presence: PresenceRelay) async {
+    /// sequence); presence is re-read; notes entries this instance has not seen are read and sent.
+    func receive(_ event: PostgresFanout.Event, presence: PresenceRelay, notes: NotesRooms) async {
         switch event {
         case let .board(spaceID, meetingID, _):
             guard let board = try? await store.board(spaceID: spaceID, meetingID: meetingID) else { return }
@@ -37,6 +37,8 @@ struct BoardService: Sendable {
             await deadlines.set(board)
         case let .presence(_, meetingID, instanceID):
             if instanceID != presence.instanceID { await presence.refresh(meetingID: meetingID) }
+        case let .notes(_, meetingID, seq):
+            if let room = await notes.existing(meetingID), await room.seq < seq { await room.catchUpFromStore() }
         }
     }
 

@@ -5,110 +5,244 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 
-/// One WebSocket per open meeting page: the server pushes the board whenever it changes, the
-/// client sends commands. See docs/protocol.md for every message.
+/// One WebSocket per open meeting page: the server pushes the board whenever it changes and the
+/// notes changes as they are committed; the client sends board commands and notes changes.
+/// See docs/protocol.md for every message.
 struct LiveSocket: Sendable {
     static let maxMessageSize = 64 * 1024
     /// How long a writer waits after a change so a burst of changes goes out as one frame.
     static let coalescingDelay: Duration = .milliseconds(5)
+    /// Most note entries sent in one frame.
+    static let notesPerFrame = 2000
 
     let boards: BoardService
+    let notes: NotesRooms
+    let committer: NotesCommitter
     /// Shares presence with other instances (PostgreSQL only).
-    var presence: PresenceRelay?
+    let presence: PresenceRelay?
+
+    /// Per-connection facts the handlers need.
+    struct Session: Sendable {
+        let connectionID = UUID()
+        let board: Board
+        let access: SpaceAccess
+        let user: User?
+        let outbox: Outbox
+        let logger: Logger
+        var spaceID: UUID { board.meeting.spaceID }
+        var meetingID: UUID { board.meeting.id }
+    }
 
     /// Serves one connection until the client leaves or the server shuts down. Protocol errors
     /// (a message over the size limit, a text frame that is not UTF-8) propagate, so the socket
     /// closes with their code (1009, 1007).
     func serve(board: Board, access: SpaceAccess, user: User?, inbound: WebSocketInboundStream,
                outbound: WebSocketOutboundWriter, logger: Logger) async throws {
-        let connectionID = UUID()
-        let meetingID = board.meeting.id
-        let signals = await boards.hub.join(board, connectionID: connectionID, userName: user?.name)
-        await presence?.publish(spaceID: board.meeting.spaceID, meetingID: meetingID)
-        await presence?.refresh(meetingID: meetingID)
+        let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let session = Session(board: board, access: access, user: user, outbox: Outbox(signal: signal), logger: logger)
+        await boards.hub.join(board, connectionID: session.connectionID, userName: user?.name, signal: signal)
+        await presence?.publish(spaceID: session.spaceID, meetingID: session.meetingID)
+        await presence?.refresh(meetingID: session.meetingID)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await self.pushBoards(signals, meetingID: meetingID, access: access, user: user, outbound: outbound) }
-                group.addTask { try await self.readCommands(inbound, board: board, access: access, user: user, outbound: outbound, logger: logger) }
+                group.addTask { await self.push(signals, session: session, outbound: outbound) }
+                group.addTask { try await self.read(inbound, session: session, outbound: outbound) }
                 try await group.next()
                 group.cancelAll()
             }
         } catch {
-            await leave(board, connectionID: connectionID)
+            await leave(session)
             throw error
         }
-        await leave(board, connectionID: connectionID)
+        await leave(session)
     }
 
-    private func leave(_ board: Board, connectionID: UUID) async {
-        await boards.hub.leave(meetingID: board.meeting.id, connectionID: connectionID)
-        await presence?.publish(spaceID: board.meeting.spaceID, meetingID: board.meeting.id)
+    private func leave(_ session: Session) async {
+        signalFinish(session)
+        await boards.hub.leave(meetingID: session.meetingID, connectionID: session.connectionID)
+        if let room = await notes.existing(session.meetingID) {
+            await room.leave(connectionID: session.connectionID)
+            await notes.release(session.meetingID)
+        }
+        await presence?.publish(spaceID: session.spaceID, meetingID: session.meetingID)
     }
 
-    private func pushBoards(_ signals: AsyncStream<Void>, meetingID: UUID, access: SpaceAccess, user: User?,
-                            outbound: WebSocketOutboundWriter) async {
+    private func signalFinish(_ session: Session) { session.outbox.signal.finish() }
+
+    /// Sends the board when it changed and the queued notes entries, a few milliseconds after
+    /// each wake-up so bursts coalesce into single frames.
+    private func push(_ signals: AsyncStream<Void>, session: Session, outbound: WebSocketOutboundWriter) async {
+        var sentVersion = -1
         for await _ in signals {
             try? await Task.sleep(for: Self.coalescingDelay)
-            guard let (board, json) = await boards.hub.snapshot(meetingID: meetingID) else { return }
-            let me = JSON.string(PersonalBoard(board, user: user, access: access))
-            let frame = #"{"type":"board","serverNow":\#(boards.now().millis),"board":\#(json),"me":\#(me)}"#
-            do { try await outbound.write(.text(frame)) } catch { return }
+            do {
+                if let (board, json, version) = await boards.hub.snapshot(meetingID: session.meetingID), version != sentVersion {
+                    sentVersion = version
+                    let me = JSON.string(PersonalBoard(board, user: session.user, access: session.access))
+                    try await outbound.write(.text(#"{"type":"board","serverNow":\#(boards.now().millis),"board":\#(json),"me":\#(me)}"#))
+                }
+                let (entries, overflowed) = session.outbox.take()
+                if overflowed {
+                    try await outbound.write(.text(#"{"type":"resync"}"#))
+                } else {
+                    try await sendNotes(entries, outbound: outbound)
+                }
+            } catch {
+                return
+            }
         }
     }
 
-    private func readCommands(_ inbound: WebSocketInboundStream, board: Board, access: SpaceAccess, user: User?,
-                              outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+    private func sendNotes(_ entries: [String], outbound: WebSocketOutboundWriter) async throws {
+        var start = 0
+        while start < entries.count {
+            let end = min(entries.count, start + Self.notesPerFrame)
+            try await outbound.write(.text(#"{"type":"notes","changes":[\#(entries[start..<end].joined(separator: ","))]}"#))
+            start = end
+        }
+    }
+
+    private func read(_ inbound: WebSocketInboundStream, session: Session, outbound: WebSocketOutboundWriter) async throws {
         for try await message in inbound.messages(maxSize: Self.maxMessageSize) {
-            let reply = await handle(message, board: board, access: access, user: user, logger: logger)
-            try await outbound.write(.text(reply))
+            for reply in await handle(message, session: session) {
+                try await outbound.write(.text(reply))
+            }
         }
     }
 
-    /// Handles one client message and returns the reply frame (an ack, a pong or an error).
-    func handle(_ message: WebSocketMessage, board: Board, access: SpaceAccess, user: User?, logger: Logger) async -> String {
+    /// Handles one client message and returns the direct replies (acks, errors, a pong, a notes
+    /// snapshot or catch-up). Live board and notes updates go through the outbox instead.
+    func handle(_ message: WebSocketMessage, session: Session) async -> [String] {
         let text: String
         switch message {
         case let .text(string): text = string
         case let .binary(buffer):
             guard let string = String(validating: buffer.readableBytesView, as: UTF8.self) else {
-                return Self.error(id: nil, code: "malformed", "Frames must be UTF-8 JSON")
+                return [Self.error(id: nil, code: "malformed", "Frames must be UTF-8 JSON")]
             }
             text = string
         }
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-            return Self.error(id: nil, code: "malformed", "Frames must be JSON objects such as {\"type\":\"command\",\"id\":\"1\",\"command\":{…}}")
+            return [Self.error(id: nil, code: "malformed", "Frames must be JSON objects such as {\"type\":\"command\",\"id\":\"1\",\"command\":{…}}")]
         }
         let id = (object["id"] as? String).map { String($0.prefix(64)) }
         switch object["type"] as? String {
         case "ping":
-            return #"{"type":"pong"}"#
+            return [#"{"type":"pong"}"#]
         case "command":
-            guard let raw = object["command"] as? [String: Any] else {
-                return Self.error(id: id, code: "malformed", "\"command\" must be an object such as {\"type\":\"vote\",\"topicId\":\"…\"}")
-            }
-            var fields: [String: String] = [:]
-            for (key, value) in raw {
-                guard let string = value as? String else {
-                    return Self.error(id: id, code: "malformed", "Command field \"\(key.prefix(40))\" must be a string")
-                }
-                fields[key] = string
-            }
-            guard let user, access.canParticipate(signedIn: true) else {
-                return Self.error(id: id, code: "forbidden", user == nil ? "Sign in to take part" : "Only members of this space can take part")
-            }
-            do {
-                let command = try BoardCommand(fields: fields)
-                let actor = Actor(userID: user.id, name: user.name, canFacilitate: access.canFacilitate)
-                let result = try await boards.execute(command, by: actor, spaceID: board.meeting.spaceID, meetingID: board.meeting.id)
-                return #"{"type":"ack","id":\#(JSON.string(id)),"seq":\#(result.meeting.seq)}"#
-            } catch let error as BoardError {
-                return Self.error(id: id, code: error.kind.rawValue, error.message)
-            } catch {
-                logger.error("WebSocket command failed", metadata: ["error": "\(String(reflecting: error))"])
-                return Self.error(id: id, code: "internal", "Something went wrong on our side; the error has been logged")
-            }
+            return [await command(object, id: id, session: session)]
+        case "hello":
+            return await hello(object, session: session)
+        case "notes":
+            return [await notesChanges(text, id: id, session: session)]
         default:
-            return Self.error(id: id, code: "malformed", "Unknown message type; expected \"command\" or \"ping\"")
+            return [Self.error(id: id, code: "malformed", "Unknown message type; expected \"command\", \"hello\", \"notes\" or \"ping\"")]
+        }
+    }
+
+    private func command(_ object: [String: Any], id: String?, session: Session) async -> String {
+        guard let raw = object["command"] as? [String: Any] else {
+            return Self.error(id: id, code: "malformed", "\"command\" must be an object such as {\"type\":\"vote\",\"topicId\":\"…\"}")
+        }
+        var fields: [String: String] = [:]
+        for (key, value) in raw {
+            guard let string = value as? String else {
+                return Self.error(id: id, code: "malformed", "Command field \"\(key.prefix(40))\" must be a string")
+            }
+            fields[key] = string
+        }
+        guard let actor = actor(session) else {
+            return Self.error(id: id, code: "forbidden", session.user == nil ? "Sign in to take part" : "Only members of this space can take part")
+        }
+        do {
+            let command = try BoardCommand(fields: fields)
+            let result = try await boards.execute(command, by: actor, spaceID: session.spaceID, meetingID: session.meetingID)
+            if let room = await notes.existing(session.meetingID) { await room.setSections(result.sectionIDs) }
+            return #"{"type":"ack","id":\#(JSON.string(id)),"seq":\#(result.meeting.seq)}"#
+        } catch let error as BoardError {
+            return Self.error(id: id, code: error.kind.rawValue, error.message)
+        } catch {
+            session.logger.error("WebSocket command failed", metadata: ["error": "\(String(reflecting: error))"])
+            return Self.error(id: id, code: "internal", "Something went wrong on our side; the error has been logged")
+        }
+    }
+
+    private func actor(_ session: Session) -> Actor? {
+        guard let user = session.user, session.access.canParticipate(signedIn: true) else { return nil }
+        return Actor(userID: user.id, name: user.name, canFacilitate: session.access.canFacilitate)
+    }
+
+    /// Starts (or restarts) the notes stream: a snapshot, or the entries missed since `since`.
+    private func hello(_ object: [String: Any], session: Session) async -> [String] {
+        guard let client = object["client"] as? String, NotesDocument.isValidID(client) else {
+            return [Self.error(id: nil, code: "malformed", "hello needs \"client\": 1 to 64 letters, digits, - or _")]
+        }
+        let since = object["since"] as? Int
+        do {
+            let room = try await notes.room(for: try await currentBoard(session))
+            switch await room.join(connectionID: session.connectionID, outbox: session.outbox, client: client, since: since) {
+            case let .snapshot(bullets, seq, clientSeq):
+                let body = #"{"type":"notesSnapshot","seq":\#(seq),"clientSeq":\#(clientSeq),"bullets":\#(JSON.string(bullets))}"#
+                return [body]
+            case let .catchUp(from, to):
+                var frames: [String] = []
+                var after = from
+                while after < to {
+                    let entries = try await boards.store.noteEntries(meetingID: session.meetingID, after: after, limit: Self.notesPerFrame)
+                    let upTo = entries.filter { $0.seq <= to }
+                    guard let last = upTo.last else { break }
+                    frames.append(#"{"type":"notes","changes":[\#(upTo.map(JSON.string).joined(separator: ","))]}"#)
+                    after = last.seq
+                }
+                return frames + [#"{"type":"notesReady","seq":\#(to)}"#]
+            }
+        } catch {
+            session.logger.error("Notes could not be opened", metadata: ["error": "\(String(reflecting: error))"])
+            return [Self.error(id: nil, code: "internal", "The notes could not be loaded; the error has been logged")]
+        }
+    }
+
+    private func currentBoard(_ session: Session) async throws -> Board {
+        try await boards.store.board(spaceID: session.spaceID, meetingID: session.meetingID) ?? session.board
+    }
+
+    /// A frame of notes changes: `{"type":"notes","id":"n1","client":"…","changes":[{"clientSeq":1,"kind":…}]}`.
+    private func notesChanges(_ text: String, id: String?, session: Session) async -> String {
+        struct Frame: Decodable {
+            var client: String
+            var changes: [Item]
+        }
+        struct Item: Decodable {
+            var clientSeq: Int
+            var change: NoteChange
+            init(from decoder: Decoder) throws {
+                enum Keys: String, CodingKey { case clientSeq }
+                clientSeq = try decoder.container(keyedBy: Keys.self).decode(Int.self, forKey: .clientSeq)
+                change = try NoteChange(from: decoder)
+            }
+        }
+        guard let user = session.user, session.access.canParticipate(signedIn: true) else {
+            return Self.error(id: id, code: "forbidden", session.user == nil ? "Sign in to edit the notes" : "Only members of this space can edit the notes")
+        }
+        let frame: Frame
+        do {
+            frame = try JSONDecoder().decode(Frame.self, from: Data(text.utf8))
+        } catch let error as NotesError {
+            return Self.error(id: id, code: error.code.rawValue, error.message)
+        } catch {
+            return Self.error(id: id, code: "malformed", "A notes frame is {\"type\":\"notes\",\"id\":…,\"client\":…,\"changes\":[{\"clientSeq\":1,\"kind\":\"text\",…}]}")
+        }
+        guard NotesDocument.isValidID(frame.client) else {
+            return Self.error(id: id, code: "malformed", "\"client\" must be 1 to 64 letters, digits, - or _")
+        }
+        guard let room = await notes.existing(session.meetingID) else {
+            return Self.error(id: id, code: "conflict", "Send hello before editing the notes")
+        }
+        let result = await room.submit(client: frame.client, userID: user.id,
+                                       changes: frame.changes.map { ($0.clientSeq, $0.change) }, committer: committer)
+        switch result {
+        case let .success(seq): return #"{"type":"notesAck","id":\#(JSON.string(id)),"seq":\#(seq)}"#
+        case let .failure(error): return Self.error(id: id, code: error.code.rawValue, error.message)
         }
     }
 

@@ -19,24 +19,24 @@ actor MeetingHub {
         var remote: [String] = []
         /// The shared JSON of the board, rebuilt only when the board or presence changed.
         var cachedJSON: String?
+        /// Grows whenever the board or presence changes, so writers send a board only when new.
+        var version = 0
     }
 
     private var rooms: [UUID: Room] = [:]
 
-    /// Registers a connection; the returned stream yields whenever there is something new to send.
-    func join(_ board: Board, connectionID: UUID, userName: String?) -> AsyncStream<Void> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    /// Registers a connection; `signal` is yielded whenever the board or presence changed.
+    func join(_ board: Board, connectionID: UUID, userName: String?, signal: AsyncStream<Void>.Continuation) {
         var room = rooms[board.meeting.id] ?? Room(board: board)
         if board.meeting.seq > room.board.meeting.seq { room.board = board }
-        room.connections[connectionID] = Connection(userName: userName, signal: continuation)
+        room.connections[connectionID] = Connection(userName: userName, signal: signal)
         rooms[board.meeting.id] = room
         signalAll(board.meeting.id)
-        return stream
     }
 
     func leave(meetingID: UUID, connectionID: UUID) {
         guard var room = rooms[meetingID] else { return }
-        room.connections.removeValue(forKey: connectionID)?.signal.finish()
+        room.connections.removeValue(forKey: connectionID)
         if room.connections.isEmpty {
             rooms[meetingID] = nil
         } else {
@@ -53,14 +53,14 @@ actor MeetingHub {
         signalAll(board.meeting.id)
     }
 
-    /// The latest board and its shared JSON for a meeting.
-    func snapshot(meetingID: UUID) -> (board: Board, json: String)? {
+    /// The latest board, its shared JSON and its version for a meeting.
+    func snapshot(meetingID: UUID) -> (board: Board, json: String, version: Int)? {
         guard var room = rooms[meetingID] else { return nil }
-        if let json = room.cachedJSON { return (room.board, json) }
+        if let json = room.cachedJSON { return (room.board, json, room.version) }
         let json = JSON.string(PublicBoard(room.board, present: presence(room)))
         room.cachedJSON = json
         rooms[meetingID] = room
-        return (room.board, json)
+        return (room.board, json, room.version)
     }
 
     /// Names of the people with the meeting open, each once, sorted.
@@ -99,6 +99,7 @@ actor MeetingHub {
     private func signalAll(_ meetingID: UUID) {
         guard var room = rooms[meetingID] else { return }
         room.cachedJSON = nil
+        room.version += 1
         rooms[meetingID] = room
         for connection in room.connections.values { connection.signal.yield() }
     }
