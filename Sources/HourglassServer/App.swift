@@ -95,6 +95,15 @@ public struct OpenedStore: Sendable {
     public var client: PostgresClient?
 }
 
+extension AppServices {
+    /// The committed notes of a meeting (the live room's copy when one is open here).
+    func notesDocument(_ board: Board) async throws -> NotesDocument {
+        if let room = await notes.existing(board.meeting.id) { return await room.document }
+        let state = try await store.notes(meetingID: board.meeting.id)
+        return NotesDocument(sections: board.sectionIDs, bullets: state.bullets)
+    }
+}
+
 /// Opens PostgreSQL when a database URL is configured, otherwise SQLite under the data directory.
 /// Migrations run here, before anything else touches the database.
 public func openStore(_ configuration: AppConfiguration, logger: Logger) async throws -> OpenedStore {

@@ -59,6 +59,12 @@ struct APIController: Sendable {
         }
     }
 
+    /// The notes of a meeting as stored: every bullet (deleted ones too) and the notes sequence number.
+    struct NotesView: Encodable, ResponseEncodable {
+        var seq: Int
+        var bullets: [Bullet]
+    }
+
     func addRoutes(to router: Router<AppRequestContext>) {
         let api = router.group("api")
         api.post("setup") { request, context in
@@ -134,6 +140,11 @@ struct APIController: Sendable {
             var (_, board) = try await self.app.resolver.board(context)
             board.advance(to: self.app.now())
             return try await self.boardResponse(board, context: context)
+        }
+        space.get("series/:series/meetings/:date/notes") { _, context in
+            let (_, board) = try await self.app.resolver.board(context)
+            let state = try await self.app.store.notes(meetingID: board.meeting.id)
+            return NotesView(seq: state.seq, bullets: state.bullets.sorted { $0.id < $1.id })
         }
         space.post("series/:series/meetings/:date/commands") { request, context in
             var request = request

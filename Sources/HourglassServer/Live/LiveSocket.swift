@@ -73,6 +73,7 @@ struct LiveSocket: Sendable {
     /// each wake-up so bursts coalesce into single frames.
     private func push(_ signals: AsyncStream<Void>, session: Session, outbound: WebSocketOutboundWriter) async {
         var sentVersion = -1
+        var sentCarets = 0
         for await _ in signals {
             try? await Task.sleep(for: Self.coalescingDelay)
             do {
@@ -80,6 +81,10 @@ struct LiveSocket: Sendable {
                     sentVersion = version
                     let me = JSON.string(PersonalBoard(board, user: session.user, access: session.access))
                     try await outbound.write(.text(#"{"type":"board","serverNow":\#(boards.now().millis),"board":\#(json),"me":\#(me)}"#))
+                }
+                if let (carets, version) = await boards.hub.carets(meetingID: session.meetingID), version != sentCarets {
+                    sentCarets = version
+                    try await outbound.write(.text(#"{"type":"carets","carets":\#(JSON.string(carets))}"#))
                 }
                 let (entries, overflowed) = session.outbox.take()
                 if overflowed {
@@ -135,6 +140,8 @@ struct LiveSocket: Sendable {
             return await hello(object, session: session)
         case "notes":
             return [await notesChanges(text, id: id, session: session)]
+        case "caret":
+            return await caret(object, session: session)
         default:
             return [Self.error(id: id, code: "malformed", "Unknown message type; expected \"command\", \"hello\", \"notes\" or \"ping\"")]
         }
@@ -200,6 +207,22 @@ struct LiveSocket: Sendable {
             session.logger.error("Notes could not be opened", metadata: ["error": "\(String(reflecting: error))"])
             return [Self.error(id: nil, code: "internal", "The notes could not be loaded; the error has been logged")]
         }
+    }
+
+    /// `{"type":"caret","client":C?,"bullet":B|null,"offset":n}`: shown to everyone else as a marker
+    /// (`client` defaults to an id of the connection).
+    private func caret(_ object: [String: Any], session: Session) async -> [String] {
+        guard let user = session.user, session.access.canParticipate(signedIn: true) else { return [] }
+        let bullet = object["bullet"] as? String
+        let client = object["client"] as? String ?? session.connectionID.uuidString.lowercased()
+        guard NotesDocument.isValidID(client),
+              bullet == nil || NotesDocument.isValidID(bullet!), let offset = object["offset"] as? Int ?? (bullet == nil ? 0 : nil),
+              (0...NotesDocument.maxTextLength).contains(offset) else {
+            return [Self.error(id: nil, code: "malformed", "A caret is {\"type\":\"caret\",\"client\":…,\"bullet\":…|null,\"offset\":n}")]
+        }
+        await boards.hub.setCaret(meetingID: session.meetingID, connectionID: session.connectionID,
+                                  caret: .init(client: client, name: user.name, bullet: bullet, offset: offset))
+        return []
     }
 
     private func currentBoard(_ session: Session) async throws -> Board {

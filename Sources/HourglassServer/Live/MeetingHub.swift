@@ -7,6 +7,14 @@ import HourglassCore
 /// when its writer wakes it sends the latest state. Many changes in a burst become one frame,
 /// a slow client never builds a queue, and nothing is dropped: the next frame carries it all.
 actor MeetingHub {
+    /// Where someone is editing the notes.
+    struct Caret: Encodable, Equatable {
+        var client: String
+        var name: String
+        var bullet: String?
+        var offset: Int
+    }
+
     struct Connection {
         var userName: String?
         var signal: AsyncStream<Void>.Continuation
@@ -21,6 +29,9 @@ actor MeetingHub {
         var cachedJSON: String?
         /// Grows whenever the board or presence changes, so writers send a board only when new.
         var version = 0
+        /// Who edits which bullet, per connection, and its own version.
+        var carets: [UUID: Caret] = [:]
+        var caretVersion = 0
     }
 
     private var rooms: [UUID: Room] = [:]
@@ -37,6 +48,7 @@ actor MeetingHub {
     func leave(meetingID: UUID, connectionID: UUID) {
         guard var room = rooms[meetingID] else { return }
         room.connections.removeValue(forKey: connectionID)
+        if room.carets.removeValue(forKey: connectionID) != nil { room.caretVersion += 1 }
         if room.connections.isEmpty {
             rooms[meetingID] = nil
         } else {
@@ -79,6 +91,20 @@ actor MeetingHub {
         room.remote = entries
         rooms[meetingID] = room
         signalAll(meetingID)
+    }
+
+    /// Records where a connection's person is editing and wakes every writer of the meeting.
+    func setCaret(meetingID: UUID, connectionID: UUID, caret: Caret) {
+        guard var room = rooms[meetingID], room.carets[connectionID] != caret else { return }
+        room.carets[connectionID] = caret
+        room.caretVersion += 1
+        rooms[meetingID] = room
+        for connection in room.connections.values { connection.signal.yield() }
+    }
+
+    /// Everyone's carets and their version.
+    func carets(meetingID: UUID) -> (carets: [Caret], version: Int)? {
+        rooms[meetingID].map { room in (room.carets.values.sorted { $0.client < $1.client }, room.caretVersion) }
     }
 
     /// Meetings with at least one open socket here, as (space, meeting) ids.

@@ -6,7 +6,7 @@ extension Page {
     /// The meeting board. Every action is a plain form posting a command, so the page works
     /// without JavaScript; `board.js` sends the same commands over the meeting's WebSocket and
     /// re-renders this markup from the live board (see `Public/board-render.js`).
-    static func meeting(_ access: SpaceAccess, user: User?, series: Series, board: Board, present: [String],
+    static func meeting(_ access: SpaceAccess, user: User?, series: Series, board: Board, notes: NotesDocument, present: [String],
                         now: Date, notice: String? = nil, fields: [String: String] = [:]) -> HTML {
         let space = access.space
         let m = board.meeting
@@ -20,6 +20,10 @@ extension Page {
         <p id="connection" class="connection" role="status" aria-live="polite"></p>
         <div id="board">\(boardBody(view, me: me, commands: "\(page)/commands", now: now))</div>
         \(HTML.when(me.canParticipate && m.status.isOpen, proposeForm(board.settings, commands: "\(page)/commands", fields: fields)))
+        <section id="notes" class="notes" aria-labelledby="notes-title" data-can-edit="\(me.canParticipate ? "true" : "false")">
+        <h2 id="notes-title">Notes <a class="download" href="\(page)/notes.md">Markdown</a></h2>
+        <div id="notes-body">\(NotesView.html(board, document: notes))</div>
+        </section>
         </article>
         """)
     }

@@ -124,6 +124,14 @@ struct PageController: Sendable {
             }
         }
         space.get(":series/:date") { _, context in try await self.meetingPage(context) }
+        space.get(":series/:date/notes.md") { _, context in
+            let (series, board) = try await self.app.resolver.board(context)
+            let markdown = NotesView.markdown(board, document: try await self.app.notesDocument(board), seriesName: series.name)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/markdown; charset=utf-8"
+            headers[.contentDisposition] = "inline; filename=\"\(series.slug)-\(board.meeting.date).md\""
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: markdown)))
+        }
         space.post(":series/:date/commands") { request, context in
             var request = request
             let fields = try await request.fields(context: context)
@@ -174,10 +182,12 @@ struct PageController: Sendable {
         let now = app.now()
         board.advance(to: now)
         let present = await app.hub.present(meetingID: board.meeting.id)
+        let notes = try await app.notesDocument(board)
         // Keep the typed proposal only when the failed command was a proposal.
         let kept = fields["type"] == "propose" ? fields : [:]
         return try await render(error, context: context) { notice in
-            Page.meeting(access, user: context.user, series: series, board: board, present: present, now: now, notice: notice, fields: kept)
+            Page.meeting(access, user: context.user, series: series, board: board, notes: notes, present: present, now: now,
+                         notice: notice, fields: kept)
         }
     }
 
