@@ -147,7 +147,9 @@ public struct PostgresStore: HourglassStore {
     }
 
     public func hasPendingSetupToken() async throws -> Bool {
-        try await count("SELECT count(*)::int8 FROM settings WHERE key = 'setup_token_hash'") > 0
+        try await count("""
+            SELECT count(*)::int8 FROM settings WHERE key = 'setup_token_hash' AND NOT EXISTS (SELECT 1 FROM users WHERE is_admin)
+            """) > 0
     }
 
     public func user(id: UUID) async throws -> User? {

@@ -202,7 +202,9 @@ public struct SQLiteStore: HourglassStore {
 
     public func hasPendingSetupToken() async throws -> Bool {
         try await writer.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM settings WHERE key = 'setup_token_hash')") ?? false
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM settings WHERE key = 'setup_token_hash') AND NOT EXISTS (SELECT 1 FROM users WHERE is_admin)
+                """) ?? false
         }
     }
 

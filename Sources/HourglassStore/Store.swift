@@ -51,6 +51,7 @@ public protocol HourglassStore: Sendable {
     func createFirstAdmin(_ user: User, passwordHash: String, setupTokenHash: String) async throws
     /// Stores the hash of the one-time setup token (replacing an unused one).
     func setSetupToken(hash: String) async throws
+    /// Whether a setup link is waiting to be used (an administrator created another way closes it).
     func hasPendingSetupToken() async throws -> Bool
     func user(id: UUID) async throws -> User?
     func user(email: String) async throws -> User?

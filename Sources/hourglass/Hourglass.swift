@@ -85,6 +85,9 @@ struct MigrateData: AsyncParsableCommand {
         let source = try StoreLocation(from)
         let target = try StoreLocation(to)
         guard source != target else { throw ArgumentParser.ValidationError("--from and --to name the same store") }
+        if case let .sqlite(path) = source, !FileManager.default.fileExists(atPath: path) {
+            throw ArgumentParser.ValidationError("There is no SQLite database at \(path)")
+        }
         do {
             let report = try await source.withStore(logger: logger) { sourceStore in
                 try await target.withStore(logger: logger) { targetStore in
