@@ -83,15 +83,17 @@ struct TimerService: Service {
 
     func run() async throws {
         await boards.deadlines.load(try await boards.store.pendingDeadlines())
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            for item in await boards.deadlines.takeDue(boards.now()) {
-                do {
-                    try await boards.execute(.advance, by: nil, spaceID: item.spaceID, meetingID: item.meetingID)
-                } catch {
-                    logger.error("Could not advance meeting clock", metadata: ["meeting": "\(item.meetingID)", "error": "\(error)"])
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                for item in await boards.deadlines.takeDue(boards.now()) {
+                    do {
+                        try await boards.execute(.advance, by: nil, spaceID: item.spaceID, meetingID: item.meetingID)
+                    } catch {
+                        logger.error("Could not advance meeting clock", metadata: ["meeting": "\(item.meetingID)", "error": "\(error)"])
+                    }
                 }
+                try await Task.sleep(for: interval)
             }
-            try? await Task.sleep(for: interval)
         }
     }
 }

@@ -39,12 +39,15 @@ struct PresenceHeartbeat: Service {
     let relay: PresenceRelay
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            for (spaceID, meetingID) in await relay.hub.openMeetings() {
-                await relay.publish(spaceID: spaceID, meetingID: meetingID)
-                await relay.refresh(meetingID: meetingID)
+        // Shutdown cancels the sleep, so the service ends at once.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                for (spaceID, meetingID) in await relay.hub.openMeetings() {
+                    await relay.publish(spaceID: spaceID, meetingID: meetingID)
+                    await relay.refresh(meetingID: meetingID)
+                }
+                try await Task.sleep(for: PresenceRelay.heartbeat)
             }
-            try? await Task.sleep(for: PresenceRelay.heartbeat)
         }
     }
 }
