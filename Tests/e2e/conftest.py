@@ -9,6 +9,7 @@ Environment:
 
 from __future__ import annotations
 
+import errno
 import http.client
 import itertools
 import json
@@ -176,6 +177,18 @@ class Client:
 # Server process
 # --------------------------------------------------------------------------------------------
 
+def retry_busy_binary(start: Callable[[], Any], timeout: float = 120) -> Any:
+    """Runs `start` (which executes the binary), retrying while the binary is being relinked (ETXTBSY)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return start()
+        except OSError as error:
+            if error.errno != errno.ETXTBSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -224,9 +237,9 @@ class Server:
         env = dict(os.environ, HOURGLASS_PUBLIC_DIR=str(PUBLIC_DIR))
         env.pop("HOURGLASS_DATABASE_URL", None)
         storage = ["--database", self.database] if self.database else ["--data-dir", str(self.data_dir)]
-        self.process = subprocess.Popen(
+        self.process = retry_busy_binary(lambda: subprocess.Popen(
             [str(self.binary), "serve", *storage, "--port", str(self.port), "--host", self.host, "--bcrypt-cost", "4"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(self.data_dir), text=True, bufsize=1)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(self.data_dir), text=True, bufsize=1))
         threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
 
     def wait_healthy(self, timeout: float = 60) -> None:
@@ -449,8 +462,8 @@ def run_cli(*args: str, stdin: str | None = None, timeout: float = 120) -> subpr
     """Runs `hourglass ARGS...` to completion (never the server), capturing stdout and stderr."""
     binary = wait_for_binary()
     env = {key: value for key, value in os.environ.items() if key not in ("HOURGLASS_DATABASE_URL", "HOURGLASS_DATA_DIR")}
-    return subprocess.run([str(binary), *args], input=stdin if stdin is not None else "", capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return retry_busy_binary(lambda: subprocess.run([str(binary), *args], input=stdin if stdin is not None else "",
+                                                    capture_output=True, text=True, timeout=timeout, env=env))
 
 
 @pytest.fixture
@@ -474,8 +487,16 @@ def start_server(tmp_data_dir: Path):
         return instance
 
     yield start
-    for instance in started:
-        instance.stop(timeout=10)
+    # Graceful shutdown is tested explicitly; here it is only tidiness: SIGTERM all, then wait (SIGKILL stragglers).
+    running = [i for i in started if i.process is not None and i.process.poll() is None]
+    for instance in running:
+        instance.process.terminate()
+    deadline = time.monotonic() + 5
+    for instance in running:
+        try:
+            instance.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            instance.kill()
 
 
 # --------------------------------------------------------------------------------------------
