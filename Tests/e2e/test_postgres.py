@@ -320,3 +320,57 @@ def test_user_add_on_postgres(start_server, fresh_database):
     assert signin.status == 200, signin
     assert signin.json()["user"]["isAdmin"] is True
     assert "no administrator yet" not in instance.client().get("/").text
+
+
+def test_notes_typed_on_two_instances_converge(start_server, fresh_database):
+    """Two people on different instances type into the same bullet at the same time: both see the
+    same changes in the same order (decided by the database) and end with the same text; the
+    instances serve identical stored notes."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor as Pool
+
+    from websockets.sync.client import connect
+
+    a, b = start_together(start_server, fresh_database())
+    admin = set_up_admin([a, b])
+    meeting = make_meeting(admin)
+    ann = sign_up(b, "Ann Alpha")
+
+    def hello(ws, client, since=None):
+        ws.send(json.dumps({"type": "hello", "client": client, "since": since}))
+        while True:
+            frame = json.loads(ws.recv(timeout=TIMEOUT))
+            if frame["type"] in ("notesSnapshot", "notesReady"):
+                return frame
+
+    with connect(a.ws_base + meeting.live, additional_headers={"Cookie": admin.cookie_header}) as ws:
+        hello(ws, "maker")
+        ws.send(json.dumps({"type": "notes", "id": "c", "client": "maker", "changes": [
+            {"clientSeq": 1, "kind": "create", "bullet": "shared", "parent": "meeting", "order": "V", "text": "🙂"}]}))
+        while json.loads(ws.recv(timeout=TIMEOUT))["type"] != "notesAck":
+            pass
+
+    def type_into(server, person, client, text):
+        with connect(server.ws_base + meeting.live, additional_headers={"Cookie": person.cookie_header}) as ws:
+            hello(ws, client, since=1)
+            ws.send(json.dumps({"type": "notes", "id": "t", "client": client, "changes": [
+                {"clientSeq": 1, "kind": "text", "bullet": "shared", "rev": 0, "op": [text, 2]}]}))
+            seen = []
+            while len(seen) < 2:
+                frame = json.loads(ws.recv(timeout=TIMEOUT))
+                assert frame["type"] != "error", frame
+                if frame["type"] == "notes":
+                    seen += frame["changes"]
+            return seen
+
+    with Pool(2) as pool:
+        on_a = pool.submit(type_into, a, admin, "on-a", "Hello ")
+        on_b = pool.submit(type_into, b, ann, "on-b", "World ")
+        seen_a, seen_b = on_a.result(), on_b.result()
+    assert [e["seq"] for e in seen_a] == [e["seq"] for e in seen_b] == [2, 3]
+    assert [e["change"]["op"] for e in seen_a] == [e["change"]["op"] for e in seen_b]
+    stored_a = a.client(admin.token).api("GET", meeting.api + "/notes", expect=200)
+    stored_b = b.client(ann.token).api("GET", meeting.api + "/notes", expect=200)
+    assert stored_a == stored_b
+    text = stored_a["bullets"][0]["text"]
+    assert text in ("Hello World 🙂", "World Hello 🙂"), text

@@ -143,13 +143,15 @@ actor NotesRoom {
                     return NotesCommit(entries: outcome.newEntries, bullets: outcome.changedBullets)
                 }
                 guard let outcome = box.withLockedValue({ $0 }) else { continue }
+                // A catch-up from another instance may have run meanwhile: send only what is new here.
+                let unsent = (outcome.missed + outcome.newEntries).filter { $0.seq > seq }
                 document = outcome.state.document
                 seq = outcome.state.seq
                 clientSeqs = outcome.state.clientSeqs
                 history = outcome.state.history
                 historyStart = outcome.state.historyStart
                 trimHistory()
-                broadcast(outcome.missed + outcome.newEntries)
+                broadcast(unsent)
                 for (pending, result) in zip(batch, outcome.results) {
                     pending.reply.yield(result.map { _ in seq })
                     pending.reply.finish()
@@ -165,13 +167,14 @@ actor NotesRoom {
 
     /// Entries committed by another server: read them from the store and pass them on.
     func catchUpFromStore() async {
-        guard let entries = try? await store.noteEntries(meetingID: meetingID, after: seq, limit: 100_000), !entries.isEmpty else { return }
+        guard let entries = try? await store.noteEntries(meetingID: meetingID, after: seq, limit: 100_000) else { return }
+        // Another catch-up or a commit may have run while this one waited for the store.
+        let fresh = entries.filter { $0.seq > seq }
+        guard !fresh.isEmpty else { return }
         var state = (document: document, seq: seq, clientSeqs: clientSeqs, history: history, historyStart: historyStart)
-        for entry in entries where entry.seq > state.seq {
-            Self.replay(entry, into: &state)
-        }
+        for entry in fresh { Self.replay(entry, into: &state) }
         (document, seq, clientSeqs, history, historyStart) = state
-        broadcast(entries)
+        broadcast(fresh)
     }
 
     private func broadcast(_ entries: [NoteEntry]) {
