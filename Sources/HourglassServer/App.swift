@@ -221,3 +221,17 @@ extension AppConfiguration {
         return .sqlite(path: (dataDirectory as NSString).appendingPathComponent("hourglass.sqlite"))
     }
 }
+
+/// `hourglass search`: searches every space of the installation (a local shell is trusted like an
+/// administrator) and returns the results as lines of text or as JSON.
+public func searchFromCommandLine(_ configuration: AppConfiguration, query: String, space: String?, json: Bool) async throws -> String {
+    try await configuration.storeLocation.withStore(logger: Logger(label: "hourglass")) { store in
+        let results = try await SearchService(store: store).search(query, user: nil, everything: true, space: space, limit: 50)
+        if json { return JSON.string(results) }
+        if results.isEmpty { return "Nothing found." }
+        return results.map { r in
+            let snippet = r.snippet.replacingOccurrences(of: SearchHit.markStart, with: "«").replacingOccurrences(of: SearchHit.markEnd, with: "»")
+            return "\(r.date)  \(r.spaceName) › \(r.seriesName)  \(r.kind == .topic ? r.title : "Notes")\n    \(snippet)\n    \(r.url)"
+        }.joined(separator: "\n")
+    }
+}

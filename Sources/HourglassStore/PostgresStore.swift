@@ -399,6 +399,65 @@ public struct PostgresStore: HourglassStore {
             """).map { try $0.entry() }.textOperations(bullet: bullet, fromRev: fromRev)
     }
 
+    public func search(_ terms: SearchTerms, filter: SearchFilter) async throws -> [SearchHit] {
+        guard !terms.isEmpty, !filter.spaceIDs.isEmpty else { return [] }
+        struct Row: Decodable {
+            var id: String
+            var meetingID: UUID
+            var spaceID: UUID
+            var seriesID: UUID
+            var date: LocalDate
+            var title: String
+            var snip: String
+        }
+        let query = terms.tsquery
+        let spaces = filter.spaceIDs.map(\.uuidString)
+        let series = filter.seriesID?.uuidString
+        let from = filter.from?.description
+        let to = filter.to?.description
+        let headline = "StartSel=\(SearchHit.markStart), StopSel=\(SearchHit.markEnd), MaxWords=20, MinWords=8, FragmentDelimiter=…"
+        let proposer = filter.proposer.map { "%\(likeEscaped($0))%" }
+        // The newest `candidates` matches are ranked (ts_rank), so common terms stay cheap.
+        let candidates = SQLiteStore.searchCandidates
+        let topics = try await fetch(Row.self, """
+            SELECT json_build_object('id', t.id, 'meeting_id', t.meeting_id, 'space_id', m.space_id, 'series_id', m.series_id,
+                   'date', m.date, 'title', t.title,
+                   'snip', ts_headline('simple', t.title || ' — ' || t.description, q, \(headline)))::text
+            FROM (SELECT t.* FROM topics t, to_tsquery('simple', \(query)) q
+                  WHERE to_tsvector('simple', t.title || ' ' || t.description) @@ q ORDER BY t.proposed_at DESC LIMIT \(candidates)) t
+            JOIN meetings m ON m.id = t.meeting_id, to_tsquery('simple', \(query)) q
+            WHERE m.space_id = ANY(\(spaces)) AND t.status <> 'withdrawn'
+              AND (\(series)::text IS NULL OR m.series_id = \(series))
+              AND (\(from)::text IS NULL OR m.date >= \(from)) AND (\(to)::text IS NULL OR m.date <= \(to))
+              AND (\(filter.tag)::text IS NULL OR t.tag = \(filter.tag))
+              AND (\(proposer)::text IS NULL OR t.proposer_name ILIKE \(proposer))
+            ORDER BY ts_rank(setweight(to_tsvector('simple', t.title), 'A') || to_tsvector('simple', t.description), q) DESC
+            LIMIT \(filter.limit)
+            """)
+        var hits = topics.map {
+            SearchHit(kind: .topic, spaceID: $0.spaceID, seriesID: $0.seriesID, meetingID: $0.meetingID, meetingDate: $0.date,
+                      topicID: UUID(uuidString: $0.id), bulletID: nil, title: $0.title, snippet: $0.snip)
+        }
+        guard filter.tag == nil, filter.proposer == nil else { return hits }
+        let bullets = try await fetch(Row.self, """
+            SELECT json_build_object('id', b.id, 'meeting_id', b.meeting_id, 'space_id', m.space_id, 'series_id', m.series_id,
+                   'date', m.date, 'title', 'Notes', 'snip', ts_headline('simple', b.text, q, \(headline)))::text
+            FROM (SELECT b.* FROM bullets b, to_tsquery('simple', \(query)) q
+                  WHERE to_tsvector('simple', b.text) @@ q AND NOT b.deleted LIMIT \(candidates)) b
+            JOIN meetings m ON m.id = b.meeting_id, to_tsquery('simple', \(query)) q
+            WHERE m.space_id = ANY(\(spaces))
+              AND (\(series)::text IS NULL OR m.series_id = \(series))
+              AND (\(from)::text IS NULL OR m.date >= \(from)) AND (\(to)::text IS NULL OR m.date <= \(to))
+            ORDER BY ts_rank(to_tsvector('simple', b.text), q) DESC
+            LIMIT \(filter.limit)
+            """)
+        hits += bullets.map {
+            SearchHit(kind: .bullet, spaceID: $0.spaceID, seriesID: $0.seriesID, meetingID: $0.meetingID, meetingDate: $0.date,
+                      topicID: nil, bulletID: $0.id, title: $0.title, snippet: $0.snip)
+        }
+        return Array(hits.prefix(filter.limit))
+    }
+
     public func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws {
         let json = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
         let payload = "presence \(spaceID.uuidString) \(meetingID.uuidString) \(instanceID.uuidString)"

@@ -190,6 +190,10 @@ enum PostgresMigrations {
         CREATE INDEX note_ops_client ON note_ops (meeting_id, client, client_seq);
         CREATE INDEX note_ops_bullet ON note_ops (meeting_id, bullet, seq);
         """),
+        ("v4-search", """
+        CREATE INDEX topics_search ON topics USING GIN (to_tsvector('simple', title || ' ' || description));
+        CREATE INDEX bullets_search ON bullets USING GIN (to_tsvector('simple', text));
+        """),
     ]
 
     static func run(_ target: PostgresTarget, logger: Logger) async throws {

@@ -155,6 +155,38 @@ public struct SQLiteStore: HourglassStore {
                 CREATE INDEX note_ops_bullet ON note_ops (meeting_id, bullet, seq);
                 """)
         }
+        migrator.registerMigration("v4-search") { db in
+            // External-content FTS5 tables kept in sync by triggers, so an edit is searchable as
+            // soon as it commits.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE topics_fts USING fts5(title, description, content='topics', content_rowid='rowid',
+                    tokenize='unicode61 remove_diacritics 2');
+                CREATE TRIGGER topics_fts_insert AFTER INSERT ON topics BEGIN
+                    INSERT INTO topics_fts(rowid, title, description) VALUES (new.rowid, new.title, new.description);
+                END;
+                CREATE TRIGGER topics_fts_delete AFTER DELETE ON topics BEGIN
+                    INSERT INTO topics_fts(topics_fts, rowid, title, description) VALUES ('delete', old.rowid, old.title, old.description);
+                END;
+                CREATE TRIGGER topics_fts_update AFTER UPDATE OF title, description ON topics BEGIN
+                    INSERT INTO topics_fts(topics_fts, rowid, title, description) VALUES ('delete', old.rowid, old.title, old.description);
+                    INSERT INTO topics_fts(rowid, title, description) VALUES (new.rowid, new.title, new.description);
+                END;
+                CREATE VIRTUAL TABLE bullets_fts USING fts5(text, content='bullets', content_rowid='rowid',
+                    tokenize='unicode61 remove_diacritics 2');
+                CREATE TRIGGER bullets_fts_insert AFTER INSERT ON bullets BEGIN
+                    INSERT INTO bullets_fts(rowid, text) VALUES (new.rowid, new.text);
+                END;
+                CREATE TRIGGER bullets_fts_delete AFTER DELETE ON bullets BEGIN
+                    INSERT INTO bullets_fts(bullets_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+                END;
+                CREATE TRIGGER bullets_fts_update AFTER UPDATE OF text ON bullets BEGIN
+                    INSERT INTO bullets_fts(bullets_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+                    INSERT INTO bullets_fts(rowid, text) VALUES (new.rowid, new.text);
+                END;
+                INSERT INTO topics_fts(topics_fts) VALUES ('rebuild');
+                INSERT INTO bullets_fts(bullets_fts) VALUES ('rebuild');
+                """)
+        }
         return migrator
     }
 
@@ -467,6 +499,60 @@ extension SQLiteStore {
         }.textOperations(bullet: bullet, fromRev: fromRev)
     }
 
+    /// Ranking is bounded: only the newest `searchCandidates` matches of each kind are ranked with
+    /// BM25, so a common word or a short prefix costs no more than a rare one.
+    static let searchCandidates = 2000
+
+    public func search(_ terms: SearchTerms, filter: SearchFilter) async throws -> [SearchHit] {
+        guard !terms.isEmpty, !filter.spaceIDs.isEmpty else { return [] }
+        let match = terms.fts5
+        return try await writer.read { db in
+            var conditions = ["m.space_id IN (\(databaseQuestionMarks(count: filter.spaceIDs.count)))"]
+            var arguments: [(any DatabaseValueConvertible)?] = filter.spaceIDs.map(\.lowercased)
+            if let series = filter.seriesID { conditions.append("m.series_id = ?"); arguments.append(series.lowercased) }
+            if let from = filter.from { conditions.append("m.date >= ?"); arguments.append(from.description) }
+            if let to = filter.to { conditions.append("m.date <= ?"); arguments.append(to.description) }
+            let meetingFilter = conditions.joined(separator: " AND ")
+            var topicConditions: [String] = []
+            var topicArguments: [(any DatabaseValueConvertible)?] = []
+            if let tag = filter.tag { topicConditions.append("t.tag = ?"); topicArguments.append(tag) }
+            if let proposer = filter.proposer { topicConditions.append("t.proposer_name LIKE ? ESCAPE '\\'"); topicArguments.append("%\(likeEscaped(proposer))%") }
+            let topicFilter = topicConditions.isEmpty ? "" : " AND " + topicConditions.joined(separator: " AND ")
+            let mark = (SearchHit.markStart, SearchHit.markEnd)
+            let topics = try Row.fetchAll(db, sql: """
+                SELECT t.id, t.meeting_id, m.space_id, m.series_id, m.date, t.title,
+                       snippet(topics_fts, -1, ?, ?, '…', 16) AS snip, bm25(topics_fts, 4.0, 1.0) AS rank
+                FROM topics_fts JOIN topics t ON t.rowid = topics_fts.rowid JOIN meetings m ON m.id = t.meeting_id
+                WHERE topics_fts MATCH ? AND topics_fts.rowid IN (
+                    SELECT rowid FROM topics_fts WHERE topics_fts MATCH ? ORDER BY rowid DESC LIMIT \(Self.searchCandidates))
+                  AND t.status <> 'withdrawn' AND \(meetingFilter)\(topicFilter)
+                ORDER BY rank LIMIT ?
+                """, arguments: StatementArguments([mark.0, mark.1, match, match] + arguments + topicArguments + [filter.limit]))
+            let hits = try topics.map { row in
+                SearchHit(kind: .topic, spaceID: try uuid(row["space_id"]), seriesID: try uuid(row["series_id"]),
+                          meetingID: try uuid(row["meeting_id"]), meetingDate: LocalDate(row["date"] as String) ?? LocalDate(Date(), in: .gmt),
+                          topicID: try uuid(row["id"]), bulletID: nil, title: row["title"], snippet: row["snip"])
+            }
+            // Bullets have no tag or proposer: with those filters only topics are searched.
+            guard filter.tag == nil, filter.proposer == nil else { return hits }
+            let bullets = try Row.fetchAll(db, sql: """
+                SELECT b.id, b.meeting_id, m.space_id, m.series_id, m.date,
+                       snippet(bullets_fts, 0, ?, ?, '…', 16) AS snip, bm25(bullets_fts) AS rank
+                FROM bullets_fts JOIN bullets b ON b.rowid = bullets_fts.rowid JOIN meetings m ON m.id = b.meeting_id
+                WHERE bullets_fts MATCH ? AND bullets_fts.rowid IN (
+                    SELECT rowid FROM bullets_fts WHERE bullets_fts MATCH ? ORDER BY rowid DESC LIMIT \(Self.searchCandidates))
+                  AND NOT b.deleted AND \(meetingFilter)
+                ORDER BY rank LIMIT ?
+                """, arguments: StatementArguments([mark.0, mark.1, match, match] + arguments + [filter.limit]))
+            let bulletHits = try bullets.map { row in
+                SearchHit(kind: .bullet, spaceID: try uuid(row["space_id"]), seriesID: try uuid(row["series_id"]),
+                          meetingID: try uuid(row["meeting_id"]), meetingDate: LocalDate(row["date"] as String) ?? LocalDate(Date(), in: .gmt),
+                          topicID: nil, bulletID: row["id"], title: "Notes", snippet: row["snip"])
+            }
+            return Array((hits + bulletHits).prefix(filter.limit))
+        }
+    }
+
     public func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws {
         let json = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
         try await writer.write { db in
@@ -525,6 +611,17 @@ extension SQLiteStore {
 extension UUID {
     /// The text form every table stores.
     var lowercased: String { uuidString.lowercased() }
+}
+
+/// A stored id as a UUID.
+func uuid(_ text: String?) throws -> UUID {
+    guard let text, let id = UUID(uuidString: text) else { throw StoreError.notFound("A stored id is not a UUID") }
+    return id
+}
+
+/// Escapes `%`, `_` and the escape character for a LIKE pattern.
+func likeEscaped(_ text: String) -> String {
+    text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
 }
 
 /// Compares two secrets without leaking where they differ through timing.

@@ -104,6 +104,10 @@ public protocol HourglassStore: Sendable {
     /// The text operations applied to a bullet from revision `fromRev` on, oldest first.
     func textHistory(meetingID: UUID, bullet: String, fromRev: Int) async throws -> [TextOperation]
 
+    // MARK: Search
+    /// Topics and notes bullets matching all the terms, best first, only in `filter.spaceIDs`.
+    func search(_ terms: SearchTerms, filter: SearchFilter) async throws -> [SearchHit]
+
     // MARK: Presence across instances
     /// Records who has a meeting open on one server instance (an empty list removes the row).
     /// On PostgreSQL this also tells the other instances to re-read the meeting's presence.

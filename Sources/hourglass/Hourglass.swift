@@ -9,7 +9,7 @@ import Logging
 struct Hourglass: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run Lean Coffee meetings end to end.",
-        subcommands: [Serve.self, UserCommand.self, MigrateData.self],
+        subcommands: [Serve.self, UserCommand.self, MigrateData.self, Search.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -104,6 +104,24 @@ struct MigrateData: AsyncParsableCommand {
             }
         } catch let error as StoreError {
             throw ArgumentParser.ValidationError(error.description)
+        }
+    }
+}
+
+struct Search: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Search topics and notes of every space (words, \"phrases\", prefix*).")
+
+    @OptionGroup var storage: StorageOptions
+    @Argument(help: "What to look for.") var query: String
+    @Option(help: "Only this space (its slug).") var space: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let configuration = AppConfiguration(dataDirectory: storage.dataDirectory, databaseURL: storage.databaseURL)
+        do {
+            print(try await searchFromCommandLine(configuration, query: query, space: space, json: json))
+        } catch let error as AppError {
+            throw ArgumentParser.ValidationError(error.message)
         }
     }
 }

@@ -75,3 +75,19 @@ import Testing
         #expect(SpaceAccess.resolve(space: open, user: nil, membership: nil)?.canParticipate(signedIn: false) == false)
     }
 }
+
+@Suite struct SearchTermsTests {
+    @Test func readsWordsPhrasesAndPrefixes() {
+        let terms = SearchTerms("Event* \"event bus\" (kafka) NEAR: x-y")
+        #expect(terms.fts5 == "\"event\"* \"event bus\" \"kafka\" \"near\" \"x\" \"y\"")
+        #expect(terms.tsquery == "event:* & (event <-> bus) & kafka & near & x & y")
+    }
+
+    @Test func hostileInputBecomesPlainTerms() {
+        #expect(SearchTerms("\"").isEmpty)
+        #expect(SearchTerms("*** ((( )))").isEmpty)
+        #expect(SearchTerms("'; DROP TABLE topics; --").fts5 == "\"drop\" \"table\" \"topics\"")
+        #expect(SearchTerms(String(repeating: "word ", count: 5000)).terms.count == SearchTerms.maxTerms)
+        #expect(SearchTerms("\"unbalanced phrase").terms == [.phrase(["unbalanced", "phrase"])])
+    }
+}

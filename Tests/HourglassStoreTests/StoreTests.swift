@@ -245,3 +245,74 @@ struct Seeded {
         }
     }
 }
+
+@Suite struct SearchStoreTests {
+    /// Topics and a notes bullet to search.
+    static func seed(_ s: Seeded) async throws -> (bus: Topic, devstack: Topic) {
+        let bus = try await s.run(.propose(tag: "quest", title: "Event bus versioning", description: "How do we evolve Kafka schemas?"), by: s.participant)[0].topics[0]
+        let dev = try await s.run(.propose(tag: "inform", title: "The future of devstack", description: "Docker, tutor, café"), by: s.facilitator)[0].topics[1]
+        _ = try await s.store.commitNotes(spaceID: s.space.id, meetingID: s.meeting.id, knownSeq: 0) { _ in
+            NotesCommit(entries: [NoteEntry(seq: 1, client: "t", clientSeq: 1, userID: nil,
+                                            change: .create(bullet: "n1", parent: "meeting", order: "V", text: "ADR-12: the event bus keeps old schemas"), at: t0)],
+                        bullets: [Bullet(id: "n1", parent: "meeting", order: "V", text: "ADR-12: the event bus keeps old schemas")])
+        }
+        return (bus, dev)
+    }
+
+    @Test(arguments: Backend.available) func findsTopicsAndBulletsWithPrefixesAndPhrases(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            let (bus, dev) = try await Self.seed(s)
+            let everywhere = SearchFilter(spaceIDs: [s.space.id])
+            let hits = try await s.store.search(SearchTerms("event bus"), filter: everywhere)
+            #expect(Set(hits.map(\.kind)) == [.topic, .bullet])
+            #expect(hits.first { $0.kind == .topic }?.topicID == bus.id)
+            #expect(hits.first { $0.kind == .bullet }?.bulletID == "n1")
+            #expect(hits.allSatisfy { $0.snippet.contains(SearchHit.markStart) })
+            #expect(try await s.store.search(SearchTerms("dev*"), filter: everywhere).map(\.topicID) == [dev.id])
+            #expect(try await s.store.search(SearchTerms("\"old schemas\""), filter: everywhere).map(\.bulletID) == ["n1"])
+            #expect(try await s.store.search(SearchTerms("\"schemas old\""), filter: everywhere).isEmpty)
+            #expect(try await s.store.search(SearchTerms("kafka"), filter: everywhere).map(\.topicID) == [bus.id])
+            // filters
+            #expect(try await s.store.search(SearchTerms("event"), filter: SearchFilter(spaceIDs: [s.space.id], tag: "inform")).isEmpty)
+            #expect(try await s.store.search(SearchTerms("devstack"), filter: SearchFilter(spaceIDs: [s.space.id], proposer: "olg")).count == 1)
+            #expect(try await s.store.search(SearchTerms("event"), filter: SearchFilter(spaceIDs: [s.space.id], from: LocalDate("2023-01-01"))).isEmpty)
+            // nothing from spaces the caller may not see
+            #expect(try await s.store.search(SearchTerms("event"), filter: SearchFilter(spaceIDs: [UUID()])).isEmpty)
+            #expect(try await s.store.search(SearchTerms("event"), filter: SearchFilter(spaceIDs: [])).isEmpty)
+        }
+    }
+
+    @Test(arguments: Backend.available) func editsAreSearchableAtOnceAndDeletedBulletsDisappear(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            _ = try await Self.seed(s)
+            let filter = SearchFilter(spaceIDs: [s.space.id])
+            _ = try await s.store.commitNotes(spaceID: s.space.id, meetingID: s.meeting.id, knownSeq: 1) { _ in
+                NotesCommit(entries: [NoteEntry(seq: 2, client: "t", clientSeq: 2, userID: nil, change: .delete(bullet: "n1"), at: t0)],
+                            bullets: [Bullet(id: "n1", parent: "meeting", order: "V", text: "ADR-12: renamed to streaming", rev: 1, deleted: false)])
+            }
+            #expect(try await s.store.search(SearchTerms("streaming"), filter: filter).map(\.bulletID) == ["n1"])
+            #expect(try await s.store.search(SearchTerms("schemas old"), filter: filter).allSatisfy { $0.kind == .topic })
+            _ = try await s.store.commitNotes(spaceID: s.space.id, meetingID: s.meeting.id, knownSeq: 2) { _ in
+                NotesCommit(entries: [NoteEntry(seq: 3, client: "t", clientSeq: 3, userID: nil, change: .delete(bullet: "n1"), at: t0)],
+                            bullets: [Bullet(id: "n1", parent: "meeting", order: "V", text: "ADR-12: renamed to streaming", rev: 1, deleted: true)])
+            }
+            #expect(try await s.store.search(SearchTerms("streaming"), filter: filter).isEmpty)
+        }
+    }
+
+    @Test(arguments: Backend.available) func noQueryStringFails(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            _ = try await Self.seed(s)
+            let filter = SearchFilter(spaceIDs: [s.space.id])
+            let hostile = ["\"", "*", "**", "event*bus", "NEAR(event bus)", "((", ")", "AND OR NOT", "-event", "event:", "col:val",
+                           "'; DROP TABLE topics; --", "\"unbalanced", "a*", "c", String(repeating: "event ", count: 2000), "\u{0}", "<script>", "ü*", "日本語"]
+            for query in hostile {
+                _ = try await s.store.search(SearchTerms(query), filter: filter)
+            }
+            #expect(try await s.store.search(SearchTerms("café"), filter: filter).count == 1)
+        }
+    }
+}

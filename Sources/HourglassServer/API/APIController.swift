@@ -88,6 +88,13 @@ struct APIController: Sendable {
             response.setCookie(try await self.app.auth.endSession(hash: context.sessionTokenHash))
             return response
         }
+        api.get("search") { request, context in
+            let p = request.uri.queryParameters
+            guard let q = p.get("q"), !q.isEmpty else { throw AppError(.badRequest, "Give a query: /api/search?q=words") }
+            return try await SearchService(store: self.app.store).search(
+                q, user: context.user, space: p.get("space"), series: p.get("series"), tag: p.get("tag"),
+                proposer: p.get("proposer"), from: p.get("from"), to: p.get("to"), limit: p.get("limit").flatMap { Int($0) } ?? 20)
+        }
         api.get("me") { _, context in UserView(try context.requireUser(), showEmail: true) }
         api.get("spaces") { _, context in
             try await self.app.store.spaces(visibleTo: context.user).map { SpaceView(space: $0) }

@@ -20,6 +20,7 @@ enum Page {
         <a class="skip" href="#content">Skip to content</a>
         <header class="site">
           <a class="brand" href="/"><img src="/public/favicon.svg" alt="" width="20" height="20"> Hourglass</a>
+          <form method="get" action="/search" class="site-search" role="search"><input type="search" name="q" placeholder="Search notes" aria-label="Search notes" maxlength="1000"></form>
           <nav aria-label="Account">\(accountNav(user))</nav>
         </header>
         <main id="content">

@@ -10,6 +10,18 @@ struct PageController: Sendable {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/") { _, context in try await self.home(context) }
+        router.get("/search") { request, context in
+            let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { $1 })
+            guard let q = query["q"], !q.isEmpty else { return Page.search(user: context.user, query: query, results: nil, notice: nil) }
+            do {
+                let results = try await SearchService(store: self.app.store).search(q, user: context.user, space: query["space"],
+                                                                                   tag: query["tag"], from: query["from"], to: query["to"])
+                return Page.search(user: context.user, query: query, results: results, notice: nil)
+            } catch {
+                guard let appError = AppError.from(error) else { throw error }
+                return Page.search(user: context.user, query: query, results: [], notice: appError.message)
+            }
+        }
         router.get("/setup") { request, context in
             let token = request.uri.queryParameters.get("token") ?? ""
             guard try await self.app.store.hasPendingSetupToken() else { throw StoreError.setupClosed }

@@ -1,0 +1,124 @@
+import Foundation
+
+/// A search as people type it: words, "quoted phrases" and `prefix*` terms, all required.
+/// Anything else (operators, brackets, stray quotes, `NEAR`, punctuation) is read as plain text,
+/// so no input can make the query invalid. Rendered for SQLite FTS5 and PostgreSQL `tsquery`
+/// from the same terms, so both backends find the same things.
+public struct SearchTerms: Sendable, Equatable {
+    public enum Term: Sendable, Equatable {
+        case word(String, prefix: Bool)
+        case phrase([String])
+    }
+
+    public var terms: [Term]
+    public static let maxTerms = 16
+    public static let maxInput = 1000
+
+    public init(_ input: String) {
+        var terms: [Term] = []
+        let text = String(input.prefix(Self.maxInput))
+        var inQuote = false
+        var phrase: [String] = []
+        var word = ""
+        func endWord(prefix: Bool) {
+            guard !word.isEmpty else { return }
+            let token = String(word.lowercased().prefix(64))
+            if inQuote { phrase.append(token) } else { terms.append(.word(token, prefix: prefix)) }
+            word = ""
+        }
+        var scalars = Array(text.unicodeScalars)[...]
+        while let scalar = scalars.popFirst() {
+            if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
+                word.unicodeScalars.append(scalar)
+            } else if scalar == "*" {
+                endWord(prefix: true)
+            } else if scalar == "\"" {
+                endWord(prefix: false)
+                if inQuote, !phrase.isEmpty { terms.append(phrase.count == 1 ? .word(phrase[0], prefix: false) : .phrase(phrase)) }
+                phrase = []
+                inQuote.toggle()
+            } else {
+                endWord(prefix: false)
+            }
+        }
+        endWord(prefix: false)
+        if inQuote, !phrase.isEmpty { terms.append(phrase.count == 1 ? .word(phrase[0], prefix: false) : .phrase(phrase)) }
+        self.terms = Array(terms.prefix(Self.maxTerms))
+    }
+
+    public var isEmpty: Bool { terms.isEmpty }
+
+    /// An FTS5 MATCH expression: every token quoted, so none is read as syntax.
+    public var fts5: String {
+        terms.map { term in
+            switch term {
+            case let .word(word, prefix): "\"\(word)\"" + (prefix ? "*" : "")
+            case let .phrase(words): "\"\(words.joined(separator: " "))\""
+            }
+        }.joined(separator: " ")
+    }
+
+    /// A `to_tsquery('simple', …)` expression.
+    public var tsquery: String {
+        terms.map { term in
+            switch term {
+            case let .word(word, prefix): word + (prefix ? ":*" : "")
+            case let .phrase(words): "(" + words.joined(separator: " <-> ") + ")"
+            }
+        }.joined(separator: " & ")
+    }
+}
+
+/// What a search may look at and how to narrow it.
+public struct SearchFilter: Sendable, Equatable {
+    /// Spaces the caller may read; nothing outside them is ever returned.
+    public var spaceIDs: [UUID]
+    public var seriesID: UUID?
+    public var tag: String?
+    public var proposer: String?
+    public var from: LocalDate?
+    public var to: LocalDate?
+    public var limit: Int
+
+    public init(spaceIDs: [UUID], seriesID: UUID? = nil, tag: String? = nil, proposer: String? = nil,
+                from: LocalDate? = nil, to: LocalDate? = nil, limit: Int = 20) {
+        self.spaceIDs = spaceIDs
+        self.seriesID = seriesID
+        self.tag = tag
+        self.proposer = proposer
+        self.from = from
+        self.to = to
+        self.limit = max(1, min(limit, 100))
+    }
+}
+
+/// One search result: a topic or a notes bullet, with a snippet whose matches are wrapped in
+/// `SearchHit.markStart` / `markEnd` (control characters no user text contains after escaping).
+public struct SearchHit: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable { case topic, bullet }
+    public var kind: Kind
+    public var spaceID: UUID
+    public var seriesID: UUID
+    public var meetingID: UUID
+    public var meetingDate: LocalDate
+    public var topicID: UUID?
+    public var bulletID: String?
+    public var title: String
+    public var snippet: String
+
+    public static let markStart = "\u{2}"
+    public static let markEnd = "\u{3}"
+
+    public init(kind: Kind, spaceID: UUID, seriesID: UUID, meetingID: UUID, meetingDate: LocalDate, topicID: UUID?,
+                bulletID: String?, title: String, snippet: String) {
+        self.kind = kind
+        self.spaceID = spaceID
+        self.seriesID = seriesID
+        self.meetingID = meetingID
+        self.meetingDate = meetingDate
+        self.topicID = topicID
+        self.bulletID = bulletID
+        self.title = title
+        self.snippet = snippet
+    }
+}
