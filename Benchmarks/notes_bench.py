@@ -130,13 +130,14 @@ def main():
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--rate", type=float, default=5)
     p.add_argument("--instances", type=int, default=1)
+    p.add_argument("--postgres", action="store_true", help="use PostgreSQL even with one instance")
     p.add_argument("--bin-dir", default=os.path.join(ROOT, ".build", "release"))
     args = p.parse_args()
     for config in args.configs.split(","):
         clients, typists = (int(x) for x in config.split("x"))
         data_dir = f"/tmp/hourglass-bench-{uuid.uuid4().hex[:8]}"
         database = None
-        if args.instances > 1:
+        if args.instances > 1 or args.postgres:
             admin = os.environ["HOURGLASS_TEST_POSTGRES_URL"]
             name = "bench_" + uuid.uuid4().hex[:8]
             subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)

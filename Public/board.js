@@ -1,8 +1,9 @@
 // Live behaviour of the meeting page: board frames re-render #board, forms marked data-command
 // go over the WebSocket (or the JSON API while it is down), and the countdown ticks locally
-// against the server's clock.
+// against the server's clock. The notes outliner (notes.js) shares the same socket.
 import { formatRemaining, renderBoard } from "./board-render.js";
 import { LiveConnection } from "./live.js";
+import { startNotes } from "./notes.js";
 
 const meeting = document.getElementById("meeting");
 const boardElement = document.getElementById("board");
@@ -16,6 +17,9 @@ if (meeting && boardElement) {
   let lastFrame = null;
 
   const now = () => Date.now() + skew;
+
+  const notesElement = document.getElementById("notes");
+  const notes = notesElement ? startNotes(notesElement, { send: (frame) => live.sendFrame(frame) }) : null;
 
   const showState = (state) => {
     const text = { connecting: "Connecting…", live: "", offline: "Offline: reconnecting… (your actions are sent over HTTP meanwhile)", reconnecting: "Reconnecting…" }[state];
@@ -39,6 +43,7 @@ if (meeting && boardElement) {
   const render = (frame) => {
     lastFrame = frame;
     skew = frame.serverNow - Date.now();
+    notes?.setTopics(frame.board.topics);
     // Keep what someone is typing inside the board (e.g. a skip reason) across re-renders.
     const active = document.activeElement;
     const kept = active && boardElement.contains(active) && active.name
@@ -66,7 +71,12 @@ if (meeting && boardElement) {
     onBoard: render,
     onState: showState,
     onError: showError,
+    onOpen: () => notes?.connected(),
+    onClose: () => notes?.disconnected(),
+    onFrame: (frame) => notes?.handle(frame) ?? false,
   });
+  // A test aid: end-to-end tests set window.__hourglassTest before the page loads to reach the socket.
+  if (globalThis.__hourglassTest) Object.assign(globalThis, { __hourglassLive: live, __hourglassNotes: notes });
   live.connect();
 
   const sendOverHTTP = async (fields) => {

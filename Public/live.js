@@ -1,5 +1,7 @@
 // A reconnecting WebSocket for one meeting: board frames in, commands out, with replies matched
-// to their commands. Pure of the DOM so it can be tested in node with any WebSocket class.
+// to their commands. Other frames (the notes, carets) go to `onFrame`, and `sendFrame` sends any
+// frame, so the board and the notes share the page's one socket. Pure of the DOM so it can be
+// tested in node with any WebSocket class.
 
 /** Delay before reconnect attempt `n` (0-based): 0.5 s doubling to 10 s, with jitter. */
 export function backoff(n, random = Math.random) {
@@ -10,7 +12,11 @@ export function backoff(n, random = Math.random) {
 export class LiveConnection {
   /**
    * @param {string} url ws:// or wss:// URL of the meeting
-   * @param {{onBoard: Function, onState: Function, WebSocket?: Function, setTimeout?: Function}} hooks
+   * @param {{onBoard: Function, onState: Function, onError?: Function, onFrame?: Function, onOpen?: Function,
+   *   onClose?: Function, WebSocket?: Function, setTimeout?: Function}} hooks
+   *   onFrame(frame) gets every frame that is not a board or a reply to a command, and returns
+   *   true when it handled it (an unhandled error frame goes to onError); onOpen runs once the
+   *   socket is open (after onState("live")), onClose whenever it closed.
    */
   constructor(url, hooks) {
     this.url = url;
@@ -35,11 +41,13 @@ export class LiveConnection {
     socket.onopen = () => {
       this.attempt = 0;
       this.hooks.onState("live");
+      this.hooks.onOpen?.();
     };
     socket.onmessage = (event) => this.receive(event.data);
     socket.onclose = () => {
       for (const [, waiter] of this.pending) waiter.reject(new Error("The connection dropped; please try again"));
       this.pending.clear();
+      this.hooks.onClose?.();
       if (this.closed) return;
       this.hooks.onState("offline");
       this.timer(() => this.connect(), backoff(this.attempt++));
@@ -60,16 +68,21 @@ export class LiveConnection {
         this.meetingId = frame.board.meeting.id;
         this.hooks.onBoard(frame);
       }
-    } else if (frame.type === "ack" || frame.type === "error") {
+    } else if ((frame.type === "ack" || frame.type === "error") && this.pending.has(frame.id)) {
       const waiter = this.pending.get(frame.id);
-      if (waiter) {
-        this.pending.delete(frame.id);
-        if (frame.type === "ack") waiter.resolve(frame);
-        else waiter.reject(Object.assign(new Error(frame.message), { code: frame.code }));
-      } else if (frame.type === "error") {
-        this.hooks.onError?.(frame.message);
-      }
+      this.pending.delete(frame.id);
+      if (frame.type === "ack") waiter.resolve(frame);
+      else waiter.reject(Object.assign(new Error(frame.message), { code: frame.code }));
+    } else if (this.hooks.onFrame?.(frame) !== true && frame.type === "error") {
+      this.hooks.onError?.(frame.message);
     }
+  }
+
+  /** Sends any frame object as JSON; false (and nothing sent) when the socket is not open. */
+  sendFrame(frame) {
+    if (!this.isOpen) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
   }
 
   /** Sends a command; resolves on ack, rejects with the server's message. */

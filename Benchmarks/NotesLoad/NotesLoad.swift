@@ -20,7 +20,8 @@ struct Options: Sendable {
     var typists = 100
     var seconds = 20.0
     var rate = 5.0
-    var run = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    /// Digits only, so the index after the last letter of an id can be read back.
+    var run = String(UInt32.random(in: 0...UInt32.max))
 
     init(_ arguments: [String]) {
         var it = arguments.dropFirst().makeIterator()
@@ -42,17 +43,16 @@ struct Options: Sendable {
     }
 }
 
-/// Shared measurements, behind one lock.
+/// Measurements: each client keeps its own while it runs and adds them here once at the end.
 final class Stats: Sendable {
     struct State {
-        /// Keystroke time per (typist, clientSeq).
-        var typedAt: [String: [Int: UInt64]] = [:]
         var latencies: [UInt64] = []
         var frames = 0
         var bytes = 0
-        /// Per client: bullet → (rev, inserted characters) as seen.
-        var seen: [String: [String: (rev: Int, chars: Int)]] = [:]
-        var typed: [String: Int] = [:]
+        /// Per client index: characters seen per typist bullet.
+        var seen: [Int: [Int: Int]] = [:]
+        /// Per typist: characters typed.
+        var typed: [Int: Int] = [:]
         var errors: [String] = []
         var resyncs = 0
     }
@@ -61,61 +61,133 @@ final class Stats: Sendable {
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-/// Fields of one entry of a notes frame, read by scanning rather than a full JSON parse.
+/// Fields of one entry of a notes frame, read by scanning bytes rather than a full JSON parse.
+/// Entries are encoded with sorted keys:
+/// {"at":…,"change":{"bullet":"B","kind":"text","op":[…],"rev":R},"client":"C","clientSeq":K,"seq":S,…}
 struct Entry {
-    var client: Substring
+    var bullet: Int
+    var client: Int
     var clientSeq: Int
-    var bullet: Substring
     var rev: Int
     var inserted: Int
 }
 
-func scanEntries(_ text: String) -> [Entry] {
-    var entries: [Entry] = []
-    var rest = Substring(text)
-    func value(after key: String, in s: Substring) -> Substring? {
-        guard let range = s.range(of: key) else { return nil }
-        let start = range.upperBound
-        if s[start] == "\"" {
-            let from = s.index(after: start)
-            guard let end = s[from...].firstIndex(of: "\"") else { return nil }
-            return s[from..<end]
+struct Scanner {
+    let bytes: [UInt8]
+    var index = 0
+
+    /// Moves past the next occurrence of `pattern`; false when there is none.
+    mutating func skip(past pattern: [UInt8]) -> Bool {
+        guard let first = pattern.first else { return true }
+        var i = index
+        let end = bytes.count - pattern.count
+        while i <= end {
+            if bytes[i] == first {
+                var j = 1
+                while j < pattern.count && bytes[i + j] == pattern[j] { j += 1 }
+                if j == pattern.count { index = i + pattern.count; return true }
+            }
+            i += 1
         }
-        let end = s[start...].firstIndex { $0 == "," || $0 == "}" || $0 == "]" } ?? s.endIndex
-        return s[start..<end]
+        index = bytes.count
+        return false
     }
-    // Entries are objects with sorted keys: {"at":…,"change":{"bullet":…,"kind":…,"op":[…],"rev":…},"client":…,"clientSeq":…,"seq":…,…}
-    while let start = rest.range(of: "{\"at\":") {
-        rest = rest[start.lowerBound...]
-        let next = rest.dropFirst().range(of: "{\"at\":")?.lowerBound ?? rest.endIndex
-        let object = rest[..<next]
-        if let client = value(after: "\"client\":", in: object), let clientSeq = value(after: "\"clientSeq\":", in: object).flatMap({ Int($0) }),
-           let bullet = value(after: "\"bullet\":", in: object) {
-            let rev = value(after: "\"rev\":", in: object).flatMap { Int($0) } ?? -1
-            let inserted = object.range(of: "\"op\":").map { r in object[r.upperBound...].prefix { $0 != "]" }.filter { $0 == "x" }.count } ?? 0
-            entries.append(Entry(client: client, clientSeq: clientSeq, bullet: bullet, rev: rev, inserted: inserted))
+
+    /// Reads a non-negative integer (after an optional non-digit prefix such as the `r…c` of an id).
+    mutating func number() -> Int {
+        while index < bytes.count, !(48...57).contains(bytes[index]) { index += 1 }
+        var value = 0
+        while index < bytes.count, (48...57).contains(bytes[index]) {
+            value = value * 10 + Int(bytes[index] - 48)
+            index += 1
         }
-        rest = rest[next...]
+        return value
+    }
+
+    /// Counts `x` bytes up to the next `]`.
+    mutating func countX() -> Int {
+        var count = 0
+        while index < bytes.count, bytes[index] != 93 {
+            if bytes[index] == 120 { count += 1 }
+            index += 1
+        }
+        return count
+    }
+}
+
+let kindKey = Array(#""kind":""#.utf8)
+let bulletKey = Array(#""bullet":""#.utf8), opKey = Array(#""op":["#.utf8), revKey = Array(#""rev":"#.utf8)
+let clientKey = Array(#""client":""#.utf8), clientSeqKey = Array(#""clientSeq":"#.utf8), runSeparator = Array("b".utf8)
+
+/// Ids look like r<run>b<index> and r<run>c<index>; the index follows the last letter.
+func scanEntries(_ text: String) -> [Entry] {
+    var scanner = Scanner(bytes: Array(text.utf8))
+    var entries: [Entry] = []
+    while scanner.skip(past: bulletKey) {
+        _ = scanner.skip(past: runSeparator)
+        let bullet = scanner.number()
+        var inserted = 0
+        var rev = -1
+        // Only text changes have an op and a rev ("kind":"text"; the other kinds start with c, d, m).
+        guard scanner.skip(past: kindKey) else { break }
+        if scanner.index < scanner.bytes.count, scanner.bytes[scanner.index] == 116 {
+            if scanner.skip(past: opKey) { inserted = scanner.countX() }
+            if scanner.skip(past: revKey) { rev = scanner.number() }
+        }
+        guard scanner.skip(past: clientKey) else { break }
+        _ = scanner.skip(past: Array("c".utf8))
+        let client = scanner.number()
+        guard scanner.skip(past: clientSeqKey) else { break }
+        let clientSeq = scanner.number()
+        entries.append(Entry(bullet: bullet, client: client, clientSeq: clientSeq, rev: rev, inserted: inserted))
     }
     return entries
 }
 
-func runClient(index: Int, options: Options, stats: Stats, start: UInt64, logger: Logger) async {
+/// Keystroke times per typist, one lock each so readers of different typists never contend.
+final class TypedAt: Sendable {
+    let boxes: [NIOLockedValueBox<[Int: UInt64]>]
+    init(typists: Int) { boxes = (0..<typists).map { _ in NIOLockedValueBox([:]) } }
+    func set(_ typist: Int, _ clientSeq: Int, _ time: UInt64) { boxes[typist].withLockedValue { $0[clientSeq] = time } }
+    func get(_ typist: Int, _ clientSeq: Int) -> UInt64? {
+        typist < boxes.count ? boxes[typist].withLockedValue { $0[clientSeq] } : nil
+    }
+}
+
+func runClient(index: Int, options: Options, stats: Stats, typedAt: TypedAt, start: UInt64, logger: Logger) async {
     let url = options.urls[index % options.urls.count]
     let client = "r\(options.run)c\(index)"
     let bullet = "r\(options.run)b\(index)"
     let isTypist = index < options.typists
     let config = WebSocketClientConfiguration(maxFrameSize: 1 << 24, additionalHeaders: [.cookie: "hg_session=\(options.cookie)"])
     let stopAt = start + UInt64(options.seconds * 1e9)
+    let quietUntil = stopAt + 5_000_000_000
+    let typedCount = NIOLockedValueBox(0)
     do {
         try await WebSocketClient.connect(url: url, configuration: config, logger: logger) { inbound, outbound, _ in
+            // This client's own figures, added to `stats` once at the end.
+            var latencies: [UInt64] = []
+            var seen: [Int: Int] = [:]
+            var frames = 0, bytes = 0, resyncs = 0
+            var errors: [String] = []
+            defer {
+                let typed = typedCount.withLockedValue { $0 }
+                stats.state.withLockedValue { s in
+                    s.latencies += latencies
+                    s.frames += frames
+                    s.bytes += bytes
+                    s.resyncs += resyncs
+                    s.errors += errors
+                    s.seen[index] = seen
+                    if isTypist { s.typed[index] = typed }
+                }
+            }
             try await outbound.write(.text(#"{"type":"hello","client":"\#(client)","since":null}"#))
             var messages = inbound.messages(maxSize: 1 << 26).makeAsyncIterator()
-            // Wait for the snapshot before typing.
             while let message = try await messages.next() {
                 if case let .text(text) = message, text.hasPrefix(#"{"type":"notesSnapshot""#) { break }
             }
-            // The typist state: one operation in flight, the rest typed meanwhile waits.
+            // The typist: one operation in flight; what is typed meanwhile waits (ot.js client).
             let typing = NIOLockedValueBox((rev: 0, length: 0, clientSeq: 1, inFlight: false, waiting: [UInt64](), created: false))
             @Sendable func sendPending() async throws {
                 let frame: String? = typing.withLockedValue { t in
@@ -123,14 +195,14 @@ func runClient(index: Int, options: Options, stats: Stats, start: UInt64, logger
                     t.clientSeq += 1
                     t.inFlight = true
                     let count = t.waiting.count
-                    stats.state.withLockedValue { s in s.typedAt[client, default: [:]][t.clientSeq] = t.waiting.min()! }
+                    typedAt.set(index, t.clientSeq, t.waiting.min()!)
                     t.waiting = []
-                    let op = t.length > 0 ? "[\(t.length),\"\(String(repeating: "x", count: count))\"]" : "[\"\(String(repeating: "x", count: count))\"]"
+                    let text = String(repeating: "x", count: count)
+                    let op = t.length > 0 ? "[\(t.length),\"\(text)\"]" : "[\"\(text)\"]"
                     return #"{"type":"notes","id":"t","client":"\#(client)","changes":[{"clientSeq":\#(t.clientSeq),"kind":"text","bullet":"\#(bullet)","rev":\#(t.rev),"op":\#(op)}]}"#
                 }
                 if let frame { try await outbound.write(.text(frame)) }
             }
-            let quietUntil = stopAt + 5_000_000_000
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // After typing stops and the stream has had time to drain, hang up.
                 group.addTask {
@@ -143,14 +215,15 @@ func runClient(index: Int, options: Options, stats: Stats, start: UInt64, logger
                     group.addTask {
                         let interval = UInt64(1e9 / options.rate)
                         // Everyone is connected by `start`; typists are spread over the first interval.
-                        let offset = UInt64(Double(interval) * Double(index) / Double(max(1, options.typists)))
-                        let begin = start + offset
+                        let begin = start + UInt64(Double(interval) * Double(index) / Double(max(1, options.typists)))
                         if begin > now() { try await Task.sleep(nanoseconds: begin - now()) }
+                        var next = begin
                         while now() < stopAt {
                             typing.withLockedValue { $0.waiting.append(now()) }
-                            stats.state.withLockedValue { $0.typed[client, default: 0] += 1 }
+                            typedCount.withLockedValue { $0 += 1 }
                             try await sendPending()
-                            try await Task.sleep(nanoseconds: interval)
+                            next += interval
+                            if next > now() { try await Task.sleep(nanoseconds: next - now()) }
                         }
                     }
                 }
@@ -159,24 +232,18 @@ func runClient(index: Int, options: Options, stats: Stats, start: UInt64, logger
                         guard case let .text(text) = message else { continue }
                         let arrived = now()
                         if text.hasPrefix(#"{"type":"notes","changes""#) {
-                            let entries = scanEntries(text)
-                            var mine = false
-                            stats.state.withLockedValue { s in
-                                s.frames += 1
-                                s.bytes += text.utf8.count
-                                for entry in entries {
-                                    if entry.client == Substring(client) {
-                                        mine = true
-                                        continue
-                                    }
-                                    if let typed = s.typedAt[String(entry.client)]?[entry.clientSeq] { s.latencies.append(arrived - typed) }
-                                    var seen = s.seen[client, default: [:]][String(entry.bullet)] ?? (rev: 0, chars: 0)
-                                    if entry.rev >= 0 { seen.rev = entry.rev + 1 }
-                                    seen.chars += entry.inserted
-                                    s.seen[client, default: [:]][String(entry.bullet)] = seen
+                            frames += 1
+                            bytes += text.utf8.count
+                            var mine: [Entry] = []
+                            for entry in scanEntries(text) {
+                                if entry.client == index {
+                                    mine.append(entry)
+                                    continue
                                 }
+                                if let typed = typedAt.get(entry.client, entry.clientSeq) { latencies.append(arrived - typed) }
+                                seen[entry.bullet, default: 0] += entry.inserted
                             }
-                            for entry in entries where entry.client == Substring(client) {
+                            for entry in mine {
                                 typing.withLockedValue { t in
                                     if entry.clientSeq == 1 {
                                         t.created = true
@@ -187,11 +254,11 @@ func runClient(index: Int, options: Options, stats: Stats, start: UInt64, logger
                                     }
                                 }
                             }
-                            if mine && isTypist { try await sendPending() }
+                            if !mine.isEmpty && isTypist { try await sendPending() }
                         } else if text.hasPrefix(#"{"type":"error""#) {
-                            stats.state.withLockedValue { $0.errors.append(String(text.prefix(200))) }
+                            errors.append(String(text.prefix(200)))
                         } else if text.hasPrefix(#"{"type":"resync""#) {
-                            stats.state.withLockedValue { $0.resyncs += 1 }
+                            resyncs += 1
                         }
                     }
                 }
@@ -213,13 +280,14 @@ struct NotesLoad {
             return logger
         }()
         let stats = Stats()
-        let start = now() + 3_000_000_000 // typing starts once everyone is connected
+        let typedAt = TypedAt(typists: options.typists)
+        let start = now() + UInt64(3e9 + Double(options.clients) * 4e6) // typing starts once everyone is connected
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<options.clients {
                 group.addTask {
                     // Connect gradually rather than all in the same millisecond.
                     try? await Task.sleep(nanoseconds: UInt64(index) * 2_000_000)
-                    await runClient(index: index, options: options, stats: stats, start: start, logger: logger)
+                    await runClient(index: index, options: options, stats: stats, typedAt: typedAt, start: start, logger: logger)
                 }
             }
         }
@@ -228,29 +296,20 @@ struct NotesLoad {
         func percentile(_ p: Double) -> Double {
             sorted.isEmpty ? -1 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1e6
         }
-        // Convergence: every client saw every typist's final revision and every character typed.
-        let typedTotal = s.typed.values.reduce(0, +)
+        // Convergence: every client saw every character every other typist typed.
         var diverged = 0
         for index in 0..<options.clients {
-            let client = "r\(options.run)c\(index)"
-            let seen = s.seen[client] ?? [:]
-            for typist in 0..<options.typists where typist != index {
-                let chars = seen["r\(options.run)b\(typist)"]?.chars ?? 0
-                if chars != s.typed["r\(options.run)c\(typist)"] ?? 0 {
-                    diverged += 1
-                    if ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil {
-                        FileHandle.standardError.write(Data("client \(index) typist \(typist): saw \(chars) typed \(s.typed["r\(options.run)c\(typist)"] ?? 0)\n".utf8))
-                    }
-                }
+            let seen = s.seen[index] ?? [:]
+            for typist in 0..<options.typists where typist != index && (seen[typist] ?? 0) != (s.typed[typist] ?? 0) {
+                diverged += 1
             }
         }
-        let elapsed = options.seconds
         let report: [String: Any] = [
             "clients": options.clients, "typists": options.typists, "rate": options.rate, "seconds": options.seconds,
             "instances": options.urls.count,
-            "editsTyped": typedTotal, "deliveries": sorted.count,
+            "editsTyped": s.typed.values.reduce(0, +), "deliveries": sorted.count,
             "latencyMs": ["p50": percentile(0.5), "p95": percentile(0.95), "p99": percentile(0.99), "max": percentile(1.0)],
-            "framesPerSecond": Double(s.frames) / elapsed, "bytesPerSecond": Double(s.bytes) / elapsed,
+            "framesPerSecond": Double(s.frames) / options.seconds, "bytesPerSecond": Double(s.bytes) / options.seconds,
             "divergentClientBulletPairs": diverged, "resyncs": s.resyncs, "errors": Array(s.errors.prefix(5)), "errorCount": s.errors.count,
         ]
         let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])

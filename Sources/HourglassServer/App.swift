@@ -77,12 +77,12 @@ struct AppServices: Sendable {
         now = configuration.now
         hub = MeetingHub()
         presence = sharesPresence ? PresenceRelay(store: store, hub: hub, now: now, logger: logger) : nil
-        boards = BoardService(store: store, hub: hub, deadlines: DeadlineBook(), now: now)
+        notes = NotesRooms(store: store, now: now)
+        boards = BoardService(store: store, hub: hub, deadlines: DeadlineBook(), now: now, notes: notes)
         auth = Authenticator(store: store, bcryptCost: configuration.bcryptCost,
                              secureCookies: configuration.publicURL?.hasPrefix("https://") ?? false, now: now)
         accounts = Operations(store: store, auth: auth, now: now)
         resolver = Resolver(store: store)
-        notes = NotesRooms(store: store, now: now)
         committer = NotesCommitter()
         live = LiveSocket(boards: boards, notes: notes, committer: committer, presence: presence)
     }
@@ -156,7 +156,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         app.addServices(client)
         app.addServices(try PostgresFanout(url: configuration.databaseURL ?? "", logger: logger,
                                            onConnect: { await services.boards.catchUp() },
-                                           onChange: { await services.boards.receive($0, presence: relay, notes: services.notes) }))
+                                           onChange: { await services.boards.receive($0, presence: relay) }))
         app.addServices(PresenceHeartbeat(relay: relay))
     }
     app.addServices(services.committer)

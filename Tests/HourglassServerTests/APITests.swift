@@ -260,3 +260,31 @@ func poll<T>(_ fetch: () async throws -> T, until condition: (T) -> Bool) async 
     #expect(condition(last))
     return last
 }
+
+@Suite struct SearchAPITests {
+    @Test func searchShowsOnlyWhatTheCallerMayRead() async throws {
+        let app = TestApp()
+        try await app.run { client in
+            let fay = try await client.setUpAdmin(app)
+            let eve = try await client.signUp("Eve")
+            let meeting = try await client.makeMeeting(owner: fay) // private
+            _ = try await client.command(meeting, ["type": "propose", "tag": "quest", "title": "Secret roadmap for the event bus"], token: fay)
+            let mine = try await client.call(.get, "/api/search?q=roadmap", token: fay)
+            #expect(mine.status == .ok)
+            let hits = (try? JSONSerialization.jsonObject(with: Data(mine.text.utf8))) as? [[String: Any]] ?? []
+            #expect(hits.count == 1)
+            #expect((hits.first?["url"] as? String)?.hasPrefix("/s/arch/weekly/") == true)
+            #expect(try await client.call(.get, "/api/search?q=roadmap", token: eve).text == "[]")
+            #expect(try await client.call(.get, "/api/search?q=roadmap").text == "[]")
+            #expect(try await client.call(.get, "/api/search?q=roadmap&space=arch", token: eve).status == .notFound)
+            let page = try await client.call(.get, "/search?q=%22event+bus%22", token: fay)
+            #expect(page.text.contains("<mark>event</mark> <mark>bus</mark>") || page.text.contains("<mark>event bus</mark>"))
+            #expect(!(try await client.call(.get, "/search?q=roadmap", token: eve)).text.contains("Secret"))
+            for hostile in ["%22", "*", "NEAR(a%20b)", "((", "%27%3B%20DROP%20TABLE%20topics", String(repeating: "x%20", count: 3000)] {
+                #expect(try await client.call(.get, "/api/search?q=\(hostile)", token: fay).status == .ok, "\(hostile.prefix(30))")
+            }
+            #expect(try await client.call(.get, "/api/search?q=x&from=yesterday", token: fay).status == .unprocessableContent)
+            #expect(try await client.call(.get, "/api/search", token: fay).status == .badRequest)
+        }
+    }
+}

@@ -18,13 +18,14 @@ NODE = shutil.which("node")
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_twenty_clients_converge_on_the_real_server(server, admin, make_user):
+def test_twenty_clients_converge_on_the_real_server(server, admin, make_user, artifacts_dir):
     people = [admin] + [make_user(f"Sim Person{i}") for i in range(3)]
     meeting = make_meeting(admin)
     command = [NODE, "--experimental-websocket", str(SIM), "--base", server.base_url,
                "--cookie", ",".join(person.token for person in people), "--meeting", meeting.api,
                "--clients", "20", "--seconds", "12", "--seed", "7"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=str(REPO_ROOT))
+    (artifacts_dir / "notes-sim.json").write_text(result.stdout)
     try:
         summary = json.loads(result.stdout)
     except json.JSONDecodeError:
@@ -39,7 +40,7 @@ def test_twenty_clients_converge_on_the_real_server(server, admin, make_user):
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_clients_converge_across_a_server_restart(start_server):
+def test_clients_converge_across_a_server_restart(start_server, artifacts_dir):
     """The server restarts mid-run (same port and data): clients reconnect with `since`, resend what
     was not confirmed, and still end up equal to the snapshot (text history reloads from the op log)."""
     instance = start_server()
@@ -59,6 +60,7 @@ def test_clients_converge_across_a_server_restart(start_server):
     finally:
         if sim.poll() is None:
             sim.kill()
+    (artifacts_dir / "notes-sim-restart.json").write_text(stdout)
     assert sim.returncode == 0, f"the simulation failed (exit {sim.returncode}):\n{stdout[-6000:]}\n{stderr[-3000:]}"
     summary = json.loads(stdout)
     print(json.dumps({key: summary[key] for key in ("seq", "bullets", "connects", "drops", "overtaken", "errors")}))

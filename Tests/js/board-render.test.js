@@ -104,6 +104,38 @@ test("live connection matches replies to commands and reconnects after a drop", 
   assert.equal(states.at(-1), "reconnecting");
 });
 
+test("live connection passes other frames to onFrame, sends any frame and reports open and close", () => {
+  FakeSocket.all = [];
+  const events = [];
+  const errors = [];
+  const live = new LiveConnection("ws://x/live", {
+    WebSocket: FakeSocket,
+    onBoard: () => events.push("board"),
+    onState: (s) => events.push(s),
+    onError: (m) => errors.push(m),
+    onOpen: () => events.push("open"),
+    onClose: () => events.push("close"),
+    onFrame: (f) => { events.push(f.type); return f.type !== "error" || f.id === "n1"; },
+    setTimeout: () => {},
+  });
+  assert.equal(live.sendFrame({ type: "hello" }), false); // not connected yet: nothing sent
+  live.connect();
+  const socket = FakeSocket.all[0];
+  assert.equal(live.sendFrame({ type: "hello" }), false);
+  socket.open();
+  assert.equal(live.sendFrame({ type: "hello", client: "k", since: null }), true);
+  assert.deepEqual(socket.sent, [{ type: "hello", client: "k", since: null }]);
+  socket.message({ type: "notesSnapshot", seq: 0, clientSeq: 0, bullets: [] });
+  socket.message({ type: "error", id: "n1", code: "invalid", message: "for the notes" });
+  socket.message({ type: "error", id: null, code: "malformed", message: "shown on the page" });
+  const command = live.send({ type: "vote", topicId: "A" });
+  socket.message({ type: "ack", id: "c1", seq: 1 }); // a command's reply never reaches onFrame
+  socket.drop();
+  assert.deepEqual(events, ["connecting", "live", "open", "notesSnapshot", "error", "error", "close", "offline"]);
+  assert.deepEqual(errors, ["shown on the page"]);
+  return command;
+});
+
 test("backoff grows and is capped", () => {
   assert.equal(backoff(0, () => 0.5), 500);
   assert.equal(backoff(3, () => 0.5), 4000);

@@ -18,6 +18,14 @@ enum OpenAPI {
     "/api/signin": {"post": {"summary": "Sign in (a new session id every time)", "requestBody": {"$ref": "#/components/requestBodies/Signin"},
       "responses": {"200": {"$ref": "#/components/responses/Session"}, "401": {"$ref": "#/components/responses/Problem"}}}},
     "/api/signout": {"post": {"summary": "End the current session", "responses": {"204": {"description": "Signed out"}}}},
+    "/api/search": {"get": {"summary": "Search topics and notes of every space you may read (words, \"phrases\", prefix*)",
+      "parameters": [{"name": "q", "in": "query", "required": true, "schema": {"type": "string", "maxLength": 1000}},
+        {"name": "space", "in": "query", "schema": {"type": "string"}}, {"name": "series", "in": "query", "schema": {"type": "string"}},
+        {"name": "tag", "in": "query", "schema": {"type": "string"}}, {"name": "proposer", "in": "query", "schema": {"type": "string"}},
+        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}}, {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+      "responses": {"200": {"description": "Hits, best first; snippets mark matches with U+0002 … U+0003", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SearchResult"}}}}},
+        "400": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}, "422": {"$ref": "#/components/responses/Problem"}}}},
     "/api/me": {"get": {"summary": "The signed-in person", "responses": {"200": {"description": "You", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/User"}}}}, "401": {"$ref": "#/components/responses/Problem"}}}},
     "/api/spaces": {
       "get": {"summary": "Spaces you can see", "responses": {"200": {"description": "Spaces", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/SpaceView"}}}}}}},
@@ -47,6 +55,10 @@ enum OpenAPI {
       "post": {"summary": "Apply a board command (propose, vote, time boxes…); the same commands the WebSocket takes",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Command"}}, "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/Command"}}}},
         "responses": {"200": {"$ref": "#/components/responses/Board"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}, "409": {"$ref": "#/components/responses/Problem"}, "413": {"$ref": "#/components/responses/Problem"}, "422": {"$ref": "#/components/responses/Problem"}}}},
+    "/api/spaces/{space}/series/{series}/meetings/{date}/notes": {"parameters": [{"$ref": "#/components/parameters/space"}, {"$ref": "#/components/parameters/series"}, {"$ref": "#/components/parameters/date"}],
+      "get": {"summary": "The meeting's notes as stored (edit them over the WebSocket; Markdown at /s/{space}/{series}/{date}/notes.md)",
+        "responses": {"200": {"description": "Every bullet (deleted ones too) and the notes sequence number", "content": {"application/json": {"schema": {"type": "object", "properties": {"seq": {"type": "integer"}, "bullets": {"type": "array", "items": {"$ref": "#/components/schemas/Bullet"}}}}}}},
+          "404": {"$ref": "#/components/responses/Problem"}}}},
     "/api/spaces/{space}/series/{series}/meetings/{date}/live": {"parameters": [{"$ref": "#/components/parameters/space"}, {"$ref": "#/components/parameters/series"}, {"$ref": "#/components/parameters/date"}],
       "get": {"summary": "WebSocket upgrade: live board frames and commands (docs/protocol.md)", "responses": {"101": {"description": "Switching protocols"}, "404": {"$ref": "#/components/responses/Problem"}}}}
   },
@@ -73,6 +85,8 @@ enum OpenAPI {
       "Board": {"description": "The board and your part of it", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BoardFrame"}}}}
     },
     "schemas": {
+      "Bullet": {"type": "object", "properties": {"id": {"type": "string"}, "parent": {"type": "string"}, "order": {"type": "string"}, "text": {"type": "string"}, "rev": {"type": "integer"}, "deleted": {"type": "boolean"}}},
+      "SearchResult": {"type": "object", "properties": {"kind": {"type": "string", "enum": ["topic", "bullet"]}, "space": {"type": "string"}, "spaceName": {"type": "string"}, "series": {"type": "string"}, "seriesName": {"type": "string"}, "date": {"type": "string", "format": "date"}, "title": {"type": "string"}, "snippet": {"type": "string"}, "url": {"type": "string"}}},
       "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "field": {"type": "string"}}},
       "User": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}, "email": {"type": "string"}, "isAdmin": {"type": "boolean"}}},
       "Role": {"type": "string", "enum": ["member", "facilitator", "owner"]},

@@ -12,29 +12,34 @@ struct BoardService: Sendable {
     let hub: MeetingHub
     let deadlines: DeadlineBook
     let now: @Sendable () -> Date
+    /// Open notes rooms, told about new topics (each topic is a section of the notes).
+    let notes: NotesRooms
 
     /// Applies a command and returns the meeting's board as it is afterwards.
     @discardableResult
     func execute(_ command: BoardCommand, by actor: Actor?, spaceID: UUID, meetingID: UUID) async throws -> Board {
         let changed = try await store.apply(command, by: actor, spaceID: spaceID, meetingID: meetingID, now: now())
-        for board in changed {
-            await hub.publish(board)
-            await deadlines.set(board)
-        }
+        for board in changed { await published(board) }
         if let board = changed.first(where: { $0.meeting.id == meetingID }) { return board }
         guard let board = try await store.board(spaceID: spaceID, meetingID: meetingID) else { throw StoreError.notFound("No such meeting") }
         return board
     }
 
+    /// Passes a committed board to the sockets, the timer and the notes room.
+    private func published(_ board: Board) async {
+        await hub.publish(board)
+        await deadlines.set(board)
+        if let room = await notes.existing(board.meeting.id) { await room.setSections(board.sectionIDs) }
+    }
+
     /// What another instance announced (PostgreSQL NOTIFY): a board change is read from the store
     /// and published here too (this instance's own changes arrive as well and are ignored by
     /// sequence); presence is re-read; notes entries this instance has not seen are read and sent.
-    func receive(_ event: PostgresFanout.Event, presence: PresenceRelay, notes: NotesRooms) async {
+    func receive(_ event: PostgresFanout.Event, presence: PresenceRelay) async {
         switch event {
         case let .board(spaceID, meetingID, _):
             guard let board = try? await store.board(spaceID: spaceID, meetingID: meetingID) else { return }
-            await hub.publish(board)
-            await deadlines.set(board)
+            await published(board)
         case let .presence(_, meetingID, instanceID):
             if instanceID != presence.instanceID { await presence.refresh(meetingID: meetingID) }
         case let .notes(_, meetingID, seq):

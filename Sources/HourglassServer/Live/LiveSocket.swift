@@ -4,6 +4,7 @@ import HourglassStore
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOConcurrencyHelpers
 
 /// One WebSocket per open meeting page: the server pushes the board whenever it changes and the
 /// notes changes as they are committed; the client sends board commands and notes changes.
@@ -29,6 +30,8 @@ struct LiveSocket: Sendable {
         let user: User?
         let outbox: Outbox
         let logger: Logger
+        /// The client id given in `hello`; notes frames must use it.
+        let client = NIOLockedValueBox<String?>(nil)
         var spaceID: UUID { board.meeting.spaceID }
         var meetingID: UUID { board.meeting.id }
     }
@@ -86,11 +89,11 @@ struct LiveSocket: Sendable {
                     sentCarets = version
                     try await outbound.write(.text(#"{"type":"carets","carets":\#(JSON.string(carets))}"#))
                 }
-                let (entries, overflowed) = session.outbox.take()
+                let (items, overflowed) = session.outbox.take()
                 if overflowed {
                     try await outbound.write(.text(#"{"type":"resync"}"#))
                 } else {
-                    try await sendNotes(entries, outbound: outbound)
+                    try await send(items, outbound: outbound)
                 }
             } catch {
                 return
@@ -98,13 +101,27 @@ struct LiveSocket: Sendable {
         }
     }
 
-    private func sendNotes(_ entries: [String], outbound: WebSocketOutboundWriter) async throws {
-        var start = 0
-        while start < entries.count {
-            let end = min(entries.count, start + Self.notesPerFrame)
-            try await outbound.write(.text(#"{"type":"notes","changes":[\#(entries[start..<end].joined(separator: ","))]}"#))
-            start = end
+    /// Sends queued items in order: whole frames as they are, runs of entries as `notes` frames.
+    private func send(_ items: [Outbox.Item], outbound: WebSocketOutboundWriter) async throws {
+        var entries: [String] = []
+        func flush() async throws {
+            var start = 0
+            while start < entries.count {
+                let end = min(entries.count, start + Self.notesPerFrame)
+                try await outbound.write(.text(#"{"type":"notes","changes":[\#(entries[start..<end].joined(separator: ","))]}"#))
+                start = end
+            }
+            entries = []
         }
+        for item in items {
+            switch item {
+            case let .entry(entry): entries.append(entry)
+            case let .frame(frame):
+                try await flush()
+                try await outbound.write(.text(frame))
+            }
+        }
+        try await flush()
     }
 
     private func read(_ inbound: WebSocketInboundStream, session: Session, outbound: WebSocketOutboundWriter) async throws {
@@ -164,7 +181,6 @@ struct LiveSocket: Sendable {
         do {
             let command = try BoardCommand(fields: fields)
             let result = try await boards.execute(command, by: actor, spaceID: session.spaceID, meetingID: session.meetingID)
-            if let room = await notes.existing(session.meetingID) { await room.setSections(result.sectionIDs) }
             return #"{"type":"ack","id":\#(JSON.string(id)),"seq":\#(result.meeting.seq)}"#
         } catch let error as BoardError {
             return Self.error(id: id, code: error.kind.rawValue, error.message)
@@ -184,15 +200,25 @@ struct LiveSocket: Sendable {
         guard let client = object["client"] as? String, NotesDocument.isValidID(client) else {
             return [Self.error(id: nil, code: "malformed", "hello needs \"client\": 1 to 64 letters, digits, - or _")]
         }
+        let previous = session.client.withLockedValue { current in
+            defer { current = client }
+            return current
+        }
+        guard previous == nil || previous == client else {
+            return [Self.error(id: nil, code: "malformed", "A connection keeps the client id of its first hello")]
+        }
         let since = object["since"] as? Int
+        // The reply goes through the outbox, ahead of entries committed while it is prepared,
+        // so everything arrives in sequence order.
+        session.outbox.hold()
+        var frames: [String] = []
         do {
-            let room = try await notes.room(for: try await currentBoard(session))
-            switch await room.join(connectionID: session.connectionID, outbox: session.outbox, client: client, since: since) {
+            let (_, start) = try await notes.join(try await currentBoard(session), connectionID: session.connectionID,
+                                                  outbox: session.outbox, client: client, since: since)
+            switch start {
             case let .snapshot(bullets, seq, clientSeq):
-                let body = #"{"type":"notesSnapshot","seq":\#(seq),"clientSeq":\#(clientSeq),"bullets":\#(JSON.string(bullets))}"#
-                return [body]
+                frames = [#"{"type":"notesSnapshot","seq":\#(seq),"clientSeq":\#(clientSeq),"bullets":\#(JSON.string(bullets))}"#]
             case let .catchUp(from, to):
-                var frames: [String] = []
                 var after = from
                 while after < to {
                     let entries = try await boards.store.noteEntries(meetingID: session.meetingID, after: after, limit: Self.notesPerFrame)
@@ -201,12 +227,14 @@ struct LiveSocket: Sendable {
                     frames.append(#"{"type":"notes","changes":[\#(upTo.map(JSON.string).joined(separator: ","))]}"#)
                     after = last.seq
                 }
-                return frames + [#"{"type":"notesReady","seq":\#(to)}"#]
+                frames.append(#"{"type":"notesReady","seq":\#(to)}"#)
             }
         } catch {
             session.logger.error("Notes could not be opened", metadata: ["error": "\(String(reflecting: error))"])
-            return [Self.error(id: nil, code: "internal", "The notes could not be loaded; the error has been logged")]
+            frames = [Self.error(id: nil, code: "internal", "The notes could not be loaded; the error has been logged")]
         }
+        session.outbox.release(before: frames)
+        return []
     }
 
     /// `{"type":"caret","client":C?,"bullet":B|null,"offset":n}`: shown to everyone else as a marker
@@ -257,6 +285,12 @@ struct LiveSocket: Sendable {
         }
         guard NotesDocument.isValidID(frame.client) else {
             return Self.error(id: id, code: "malformed", "\"client\" must be 1 to 64 letters, digits, - or _")
+        }
+        guard let hello = session.client.withLockedValue({ $0 }) else {
+            return Self.error(id: id, code: "conflict", "Send hello before editing the notes")
+        }
+        guard hello == frame.client else {
+            return Self.error(id: id, code: "malformed", "\"client\" must be the id this connection said hello with")
         }
         guard let room = await notes.existing(session.meetingID) else {
             return Self.error(id: id, code: "conflict", "Send hello before editing the notes")

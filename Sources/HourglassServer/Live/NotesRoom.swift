@@ -10,9 +10,20 @@ import ServiceLifecycle
 /// entries behind is told to resync from its last sequence number instead of queueing forever.
 final class Outbox: Sendable {
     static let limit = 20_000
+
+    /// What to send, in order: note entries (sent together as `notes` frames) or whole frames
+    /// (a snapshot, a catch-up) that must go out before the entries queued after them.
+    enum Item: Sendable {
+        case entry(String)
+        case frame(String)
+    }
+
     private struct State {
-        var notes: [String] = []
+        var items: [Item] = []
+        var entries = 0
         var overflowed = false
+        /// While a `hello` is being answered, entries queue but nothing is sent.
+        var held = false
     }
 
     private let state = NIOLockedValueBox(State())
@@ -26,20 +37,40 @@ final class Outbox: Sendable {
     func push(_ encoded: [String]) {
         state.withLockedValue { state in
             guard !state.overflowed else { return }
-            if state.notes.count + encoded.count > Self.limit {
-                state.notes = []
+            if state.entries + encoded.count > Self.limit {
+                state.items = []
+                state.entries = 0
                 state.overflowed = true
             } else {
-                state.notes.append(contentsOf: encoded)
+                state.items.append(contentsOf: encoded.map(Item.entry))
+                state.entries += encoded.count
             }
         }
         signal.yield()
     }
 
-    func take() -> (notes: [String], overflowed: Bool) {
+    /// Holds sending until `release(before:)`: entries committed meanwhile wait behind the reply.
+    func hold() {
+        state.withLockedValue { $0.held = true }
+    }
+
+    /// Puts `frames` in front of everything queued and lets the writer send again.
+    func release(before frames: [String]) {
         state.withLockedValue { state in
-            defer { state = State() }
-            return (state.notes, state.overflowed)
+            state.items.insert(contentsOf: frames.map(Item.frame), at: 0)
+            state.held = false
+        }
+        signal.yield()
+    }
+
+    func take() -> (items: [Item], overflowed: Bool) {
+        state.withLockedValue { state in
+            guard !state.held else { return ([], false) }
+            let taken = (state.items, state.overflowed)
+            state.items = []
+            state.entries = 0
+            state.overflowed = false
+            return taken
         }
     }
 }
@@ -143,14 +174,17 @@ actor NotesRoom {
                     return NotesCommit(entries: outcome.newEntries, bullets: outcome.changedBullets)
                 }
                 guard let outcome = box.withLockedValue({ $0 }) else { continue }
-                // A catch-up from another instance may have run meanwhile: send only what is new here.
+                // A catch-up from another instance may have run meanwhile (and may even be ahead of
+                // this commit): send only what is new here, and never go back to an older state.
                 let unsent = (outcome.missed + outcome.newEntries).filter { $0.seq > seq }
-                document = outcome.state.document
-                seq = outcome.state.seq
-                clientSeqs = outcome.state.clientSeqs
-                history = outcome.state.history
-                historyStart = outcome.state.historyStart
-                trimHistory()
+                if outcome.state.seq >= seq {
+                    document = outcome.state.document
+                    seq = outcome.state.seq
+                    clientSeqs = outcome.state.clientSeqs
+                    history = outcome.state.history
+                    historyStart = outcome.state.historyStart
+                    trimHistory()
+                }
                 broadcast(unsent)
                 for (pending, result) in zip(batch, outcome.results) {
                     pending.reply.yield(result.map { _ in seq })
@@ -320,22 +354,38 @@ actor NotesRooms {
         self.now = now
     }
 
-    /// The room of a meeting, loading it from the store the first time.
-    func room(for board: Board) async throws -> NotesRoom {
-        if let room = rooms[board.meeting.id] { return room }
-        let state = try await store.notes(meetingID: board.meeting.id)
-        if let room = rooms[board.meeting.id] { return room }
-        let room = NotesRoom(spaceID: board.meeting.spaceID, meetingID: board.meeting.id, sections: board.sectionIDs,
-                             state: state, store: store, now: now)
-        rooms[board.meeting.id] = room
-        return room
+    /// Joins that are under way, per meeting: a room is never released while one is.
+    private var joining: [UUID: Int] = [:]
+
+    /// Finds (or loads) the meeting's room and registers the connection in it, as one step with
+    /// respect to `release`.
+    func join(_ board: Board, connectionID: UUID, outbox: Outbox, client: String, since: Int?) async throws -> (NotesRoom, NotesRoom.Start) {
+        let id = board.meeting.id
+        joining[id, default: 0] += 1
+        defer { joining[id, default: 1] -= 1 }
+        let room: NotesRoom
+        if let existing = rooms[id] {
+            room = existing
+        } else {
+            let state = try await store.notes(meetingID: id)
+            if let existing = rooms[id] {
+                room = existing
+            } else {
+                room = NotesRoom(spaceID: board.meeting.spaceID, meetingID: id, sections: board.sectionIDs, state: state, store: store, now: now)
+                rooms[id] = room
+            }
+        }
+        return (room, await room.join(connectionID: connectionID, outbox: outbox, client: client, since: since))
     }
 
     func existing(_ meetingID: UUID) -> NotesRoom? { rooms[meetingID] }
 
-    /// Forgets rooms nobody uses (they reload from the store when needed again).
+    /// Forgets a room nobody uses (it reloads from the store when needed again).
     func release(_ meetingID: UUID) async {
-        guard let room = rooms[meetingID], await room.isIdle else { return }
+        guard let room = rooms[meetingID], joining[meetingID, default: 0] == 0 else { return }
+        let idle = await room.isIdle
+        // Someone may have started joining while this waited.
+        guard idle, joining[meetingID, default: 0] == 0, rooms[meetingID] === room else { return }
         rooms[meetingID] = nil
     }
 }
