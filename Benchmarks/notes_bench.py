@@ -4,7 +4,7 @@
 run, the load generator's figures (edit-to-visible latency p50/p95/p99, frames and bytes per second,
 convergence) and the server's CPU seconds per second and peak RSS.
 
-    swift build -c release --product hourglass --product hourglass-notes-bench
+    swift build -c release --product hourglass && swift build -c release --product hourglass-notes-bench
     python3 Benchmarks/notes_bench.py --configs 100x100,1000x100,1000x1000 --seconds 20
     scripts/with-postgres.sh python3 Benchmarks/notes_bench.py --instances 2 --configs 1000x100
 

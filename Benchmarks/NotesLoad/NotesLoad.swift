@@ -20,6 +20,8 @@ struct Options: Sendable {
     var typists = 100
     var seconds = 20.0
     var rate = 5.0
+    /// Longest wait after typing stops for every change to reach every client.
+    var drain = 60.0
     /// Digits only, so the index after the last letter of an id can be read back.
     var run = String(UInt32.random(in: 0...UInt32.max))
 
@@ -34,6 +36,7 @@ struct Options: Sendable {
             case "--typists": typists = Int(value) ?? typists
             case "--seconds": seconds = Double(value) ?? seconds
             case "--rate": rate = Double(value) ?? rate
+            case "--drain": drain = Double(value) ?? drain
             case "--run": run = value
             default: fatalError("unknown option \(flag)")
             }
@@ -144,6 +147,16 @@ func scanEntries(_ text: String) -> [Entry] {
     return entries
 }
 
+/// What each typist typed in all, known once its last change came back.
+final class Finals: Sendable {
+    let state = NIOLockedValueBox([Int: Int]())
+    let typists: Int
+    init(typists: Int) { self.typists = typists }
+    func set(_ typist: Int, _ count: Int) { state.withLockedValue { $0[typist] = count } }
+    /// Every typist's final count, once all are known.
+    var all: [Int: Int]? { state.withLockedValue { $0.count == typists ? $0 : nil } }
+}
+
 /// Keystroke times per typist, one lock each so readers of different typists never contend.
 final class TypedAt: Sendable {
     let boxes: [NIOLockedValueBox<[Int: UInt64]>]
@@ -154,14 +167,14 @@ final class TypedAt: Sendable {
     }
 }
 
-func runClient(index: Int, options: Options, stats: Stats, typedAt: TypedAt, start: UInt64, logger: Logger) async {
+func runClient(index: Int, options: Options, stats: Stats, typedAt: TypedAt, finals: Finals, start: UInt64, logger: Logger) async {
     let url = options.urls[index % options.urls.count]
     let client = "r\(options.run)c\(index)"
     let bullet = "r\(options.run)b\(index)"
     let isTypist = index < options.typists
     let config = WebSocketClientConfiguration(maxFrameSize: 1 << 24, additionalHeaders: [.cookie: "hg_session=\(options.cookie)"])
     let stopAt = start + UInt64(options.seconds * 1e9)
-    let quietUntil = stopAt + 5_000_000_000
+    let quietUntil = stopAt + UInt64(options.drain * 1e9)
     let typedCount = NIOLockedValueBox(0)
     do {
         try await WebSocketClient.connect(url: url, configuration: config, logger: logger) { inbound, outbound, _ in
@@ -225,6 +238,9 @@ func runClient(index: Int, options: Options, stats: Stats, typedAt: TypedAt, sta
                             next += interval
                             if next > now() { try await Task.sleep(nanoseconds: next - now()) }
                         }
+                        if typing.withLockedValue({ !$0.inFlight && $0.waiting.isEmpty }) {
+                            finals.set(index, typedCount.withLockedValue { $0 })
+                        }
                     }
                 }
                 do {
@@ -254,7 +270,16 @@ func runClient(index: Int, options: Options, stats: Stats, typedAt: TypedAt, sta
                                     }
                                 }
                             }
-                            if !mine.isEmpty && isTypist { try await sendPending() }
+                            if !mine.isEmpty && isTypist {
+                                try await sendPending()
+                                let finished = typing.withLockedValue { !$0.inFlight && $0.waiting.isEmpty } && arrived > stopAt
+                                if finished { finals.set(index, typedCount.withLockedValue { $0 }) }
+                            }
+                            // Done when every typist has finished and everything they typed arrived here.
+                            if arrived > stopAt, let all = finals.all,
+                               all.allSatisfy({ typist, count in typist == index || seen[typist, default: 0] == count }) {
+                                try await outbound.close(.normalClosure, reason: nil)
+                            }
                         } else if text.hasPrefix(#"{"type":"error""#) {
                             errors.append(String(text.prefix(200)))
                         } else if text.hasPrefix(#"{"type":"resync""#) {
@@ -281,13 +306,14 @@ struct NotesLoad {
         }()
         let stats = Stats()
         let typedAt = TypedAt(typists: options.typists)
+        let finals = Finals(typists: options.typists)
         let start = now() + UInt64(3e9 + Double(options.clients) * 4e6) // typing starts once everyone is connected
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<options.clients {
                 group.addTask {
                     // Connect gradually rather than all in the same millisecond.
                     try? await Task.sleep(nanoseconds: UInt64(index) * 2_000_000)
-                    await runClient(index: index, options: options, stats: stats, typedAt: typedAt, start: start, logger: logger)
+                    await runClient(index: index, options: options, stats: stats, typedAt: typedAt, finals: finals, start: start, logger: logger)
                 }
             }
         }

@@ -30,11 +30,13 @@ def browser():
 class Tab:
     """A browser context for one person with the problems it ran into (script errors, CSP reports)."""
 
-    def __init__(self, browser: Browser, server, label: str, javascript: bool = True):
+    def __init__(self, browser: Browser, server, label: str, javascript: bool = True, viewport=None, init_script: str | None = None):
         self.label = label
         self.context: BrowserContext = browser.new_context(base_url=server.base_url, java_script_enabled=javascript,
-                                                           viewport={"width": 1100, "height": 900})
+                                                           viewport=viewport or {"width": 1100, "height": 900})
         self.context.set_default_timeout(TIMEOUT_MS)
+        if init_script:
+            self.context.add_init_script(init_script)
         self.page: Page = self.context.new_page()
         self.problems: list[str] = []
         self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))

@@ -8,12 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from conftest import Person, make_meeting, wait_until
-
-CHROMIUM = "/usr/bin/chromium"
-TIMEOUT_MS = 15_000
+from test_browser import CHROMIUM, TIMEOUT_MS, browser  # noqa: F401  (the module-scoped browser fixture)
+from test_browser import Tab as BaseTab
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM}")
 
@@ -65,40 +64,11 @@ BULLET_ID_JS = "(text) => {" + TEXT_OF_JS + """
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-class Tab:
-    """One person's browser context, with the problems the page ran into (script errors, console
-    errors, CSP violations)."""
+class Tab(BaseTab):
+    """One person's browser context, recording CSP violations too (see INIT_SCRIPT)."""
 
     def __init__(self, browser: Browser, server, label: str, viewport=None):
-        self.label = label
-        self.context: BrowserContext = browser.new_context(base_url=server.base_url,
-                                                           viewport=viewport or {"width": 1100, "height": 900})
-        self.context.set_default_timeout(TIMEOUT_MS)
-        self.context.add_init_script(INIT_SCRIPT)
-        self.page: Page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        self.page.on("console", lambda message: message.type == "error" and self.problems.append(f"console: {message.text}"))
-
-    def sign_in(self, person: Person, next_path: str) -> None:
-        page = self.page
-        page.goto(f"/signin?next={next_path}")
-        form = page.locator("form[action='/signin']")
-        form.locator("input[name=email]").fill(person.email)
-        form.locator("input[name=password]").fill(person.password)
-        with page.expect_navigation():
-            form.locator("button[type=submit]").click()
-        assert page.url.endswith(next_path), f"{self.label}: signed in to {page.url}, expected {next_path}"
+        super().__init__(browser, server, label, viewport=viewport, init_script=INIT_SCRIPT)
 
     def wait_notes(self, editable: bool = True) -> None:
         """The socket is live and the notes snapshot is rendered."""
