@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
@@ -133,9 +134,14 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     router.add(middleware: SameOriginMiddleware())
     router.add(middleware: SessionMiddleware(store: store, now: configuration.now))
     router.get("healthz") { _, _ in "ok" }
-    router.get("readyz") { _, _ in
+    // Ready when the database answers and, with PostgreSQL, once this instance hears the others.
+    let listening = NIOLockedValueBox(opened.client == nil)
+    router.get("readyz") { _, _ -> Response in
         _ = try await store.userCount()
-        return "ready"
+        guard listening.withLockedValue({ $0 }) else {
+            throw AppError(.serviceUnavailable, "Not yet listening for changes from other instances")
+        }
+        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready")))
     }
     router.get("openapi.json") { _, _ in
         var headers = HTTPFields()
@@ -155,7 +161,10 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     if let client = opened.client, let relay = services.presence {
         app.addServices(client)
         app.addServices(try PostgresFanout(url: configuration.databaseURL ?? "", logger: logger,
-                                           onConnect: { await services.boards.catchUp() },
+                                           onConnect: {
+                                               await services.boards.catchUp()
+                                               listening.withLockedValue { $0 = true }
+                                           },
                                            onChange: { await services.boards.receive($0, presence: relay) }))
         app.addServices(PresenceHeartbeat(relay: relay))
     }

@@ -267,8 +267,9 @@ class Server:
     def _healthy(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise AssertionError("exited")
-        response = Client(self).get("/healthz", timeout=2)
-        return response.status == 200 and response.text == "ok"
+        # /readyz: the database answers and, with PostgreSQL, the instance hears the others.
+        response = Client(self).get("/readyz", timeout=2)
+        return response.status == 200 and response.text == "ready"
 
     def setup_tokens(self) -> list[str]:
         """Every setup token this process has printed so far, oldest first."""

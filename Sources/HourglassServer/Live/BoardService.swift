@@ -47,13 +47,14 @@ struct BoardService: Sendable {
         }
     }
 
-    /// After the listener (re)connects: re-read every meeting with open sockets and every running
-    /// clock, so nothing committed while it was away is missed.
+    /// After the listener (re)connects: re-read every meeting with open sockets, every running
+    /// clock and every open notes room, so nothing committed while it was away is missed.
     func catchUp() async {
         for (spaceID, meetingID) in await hub.openMeetings() {
             if let board = try? await store.board(spaceID: spaceID, meetingID: meetingID) { await hub.publish(board) }
         }
         if let pending = try? await store.pendingDeadlines() { await deadlines.load(pending) }
+        for room in await notes.all() { await room.catchUpFromStore() }
     }
 }
 

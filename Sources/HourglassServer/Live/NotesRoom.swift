@@ -373,12 +373,16 @@ actor NotesRooms {
             } else {
                 room = NotesRoom(spaceID: board.meeting.spaceID, meetingID: id, sections: board.sectionIDs, state: state, store: store, now: now)
                 rooms[id] = room
+                // Another instance may have committed (and announced) while this room was loading.
+                await room.catchUpFromStore()
             }
         }
         return (room, await room.join(connectionID: connectionID, outbox: outbox, client: client, since: since))
     }
 
     func existing(_ meetingID: UUID) -> NotesRoom? { rooms[meetingID] }
+
+    func all() -> [NotesRoom] { Array(rooms.values) }
 
     /// Forgets a room nobody uses (it reloads from the store when needed again).
     func release(_ meetingID: UUID) async {
