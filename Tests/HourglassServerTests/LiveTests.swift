@@ -38,16 +38,11 @@ func command(_ id: String, _ fields: [String: String]) -> String {
             let ann = try await client.signUp("Ann")
             let meeting = try await client.makeMeeting(owner: fay, visibility: "public")
             let topic = try await client.command(meeting, ["type": "propose", "tag": "quest", "title": "Event bus"], token: fay).topics[0]["id"] as? String ?? ""
-            let url = "ws://localhost:\(client.port!)\(meeting)/live"
-            func config(_ token: String) -> WebSocketClientConfiguration {
-                WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: [.cookie: "hg_session=\(token)"])
-            }
-            let logger = Logger(label: "test")
             let deadlines = try await withThrowingTaskGroup(of: Int.self) { group in
                 // Ann votes, then waits for the clock Fay starts.
                 group.addTask {
                     let deadline = LockedBox<Int>(0)
-                    try await WebSocketClient.connect(url: url, configuration: config(ann), logger: logger) { inbound, outbound, _ in
+                    try await client.withSocket(meeting, token: ann) { inbound, outbound in
                         var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                         let first = try await receive(&messages) { $0["type"] as? String == "board" }
                         #expect((first["me"] as? [String: Any])?["name"] as? String == "Ann")
@@ -62,7 +57,7 @@ func command(_ id: String, _ fields: [String: String]) -> String {
                 // Fay sees Ann's vote live, then starts the topic.
                 group.addTask {
                     let deadline = LockedBox<Int>(0)
-                    try await WebSocketClient.connect(url: url, configuration: config(fay), logger: logger) { inbound, outbound, _ in
+                    try await client.withSocket(meeting, token: fay) { inbound, outbound in
                         var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                         let voted = try await receive(&messages) { boardTopics($0).first?["votes"] as? Int == 1 }
                         let present = ((voted["board"] as? [String: Any])?["present"] as? [[String: String]])?.map { $0["name"] ?? "" }
@@ -86,9 +81,7 @@ func command(_ id: String, _ fields: [String: String]) -> String {
         try await app.run { client in
             let fay = try await client.setUpAdmin(app)
             let meeting = try await client.makeMeeting(owner: fay)
-            let url = "ws://localhost:\(client.port!)\(meeting)/live"
-            let config = WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: [.cookie: "hg_session=\(fay)"])
-            try await WebSocketClient.connect(url: url, configuration: config, logger: Logger(label: "test")) { inbound, outbound, _ in
+            try await client.withSocket(meeting, token: fay) { inbound, outbound in
                 var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 _ = try await receive(&messages) { $0["type"] as? String == "board" }
                 let garbage: [(String, String)] = [
@@ -124,10 +117,8 @@ func command(_ id: String, _ fields: [String: String]) -> String {
             let fay = try await client.setUpAdmin(app)
             let eve = try await client.signUp("Eve")
             let meeting = try await client.makeMeeting(owner: fay)
-            let url = "ws://localhost:\(client.port!)\(meeting)/live"
-            let config = WebSocketClientConfiguration(additionalHeaders: [.cookie: "hg_session=\(eve)"])
             await #expect(throws: (any Error).self) {
-                try await WebSocketClient.connect(url: url, configuration: config, logger: Logger(label: "test")) { _, _, _ in
+                try await client.withSocket(meeting, token: eve) { _, _ in
                     Issue.record("an outsider got a socket")
                 }
             }

@@ -27,12 +27,8 @@ func entries(_ frame: [String: Any]) -> [[String: Any]] { frame["changes"] as? [
             let fay = try await client.setUpAdmin(app)
             let ann = try await client.signUp("Ann")
             let meeting = try await client.makeMeeting(owner: fay, visibility: "public")
-            let url = "ws://localhost:\(client.port!)\(meeting)/live"
-            func config(_ token: String) -> WebSocketClientConfiguration {
-                WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: [.cookie: "hg_session=\(token)"])
-            }
             // Fay creates the bullet first.
-            try await WebSocketClient.connect(url: url, configuration: config(fay), logger: Logger(label: "t")) { inbound, outbound, _ in
+            try await client.withSocket(meeting, token: fay) { inbound, outbound in
                 var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 try await outbound.write(.text(frame(["type": "hello", "client": "fay", "since": NSNull()])))
                 _ = try await receive(&messages) { $0["type"] as? String == "notesSnapshot" }
@@ -45,7 +41,7 @@ func entries(_ frame: [String: Any]) -> [[String: Any]] { frame["changes"] as? [
                 for (name, token, text) in [("fay", fay, "Hello "), ("ann", ann, "World ")] {
                     group.addTask {
                         let seen = LockedBox<Data>(Data())
-                        try await WebSocketClient.connect(url: url, configuration: config(token), logger: Logger(label: "t")) { inbound, outbound, _ in
+                        try await client.withSocket(meeting, token: token) { inbound, outbound in
                             var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                             try await outbound.write(.text(frame(["type": "hello", "client": name, "since": 1])))
                             _ = try await receive(&messages) { $0["type"] as? String == "notesReady" }
@@ -91,9 +87,7 @@ func entries(_ frame: [String: Any]) -> [[String: Any]] { frame["changes"] as? [
         try await app.run { client in
             let fay = try await client.setUpAdmin(app)
             let meeting = try await client.makeMeeting(owner: fay)
-            let url = "ws://localhost:\(client.port!)\(meeting)/live"
-            let config = WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: [.cookie: "hg_session=\(fay)"])
-            try await WebSocketClient.connect(url: url, configuration: config, logger: Logger(label: "t")) { inbound, outbound, _ in
+            try await client.withSocket(meeting, token: fay) { inbound, outbound in
                 var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 func expectError(_ text: String, _ code: String) async throws {
                     try await outbound.write(.text(text))
@@ -146,8 +140,7 @@ func entries(_ frame: [String: Any]) -> [[String: Any]] { frame["changes"] as? [
         try await app.run { client in
             let fay = try await client.setUpAdmin(app)
             let meeting = try await client.makeMeeting(owner: fay, visibility: "public")
-            let url = "ws://localhost:\(client.port!)\(meeting)/live"
-            try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: Logger(label: "t")) { inbound, outbound, _ in
+            try await client.withSocket(meeting, token: nil) { inbound, outbound in
                 var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 try await outbound.write(.text(frame(["type": "hello", "client": "guest", "since": NSNull()])))
                 _ = try await receive(&messages) { $0["type"] as? String == "notesSnapshot" }
@@ -155,8 +148,7 @@ func entries(_ frame: [String: Any]) -> [[String: Any]] { frame["changes"] as? [
                 let reply = try await receive(&messages) { $0["type"] as? String == "error" }
                 #expect(reply["code"] as? String == "forbidden")
             }
-            let cfg = WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: [.cookie: "hg_session=\(fay)"])
-            try await WebSocketClient.connect(url: url, configuration: cfg, logger: Logger(label: "t")) { inbound, outbound, _ in
+            try await client.withSocket(meeting, token: fay) { inbound, outbound in
                 var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 try await outbound.write(.text(frame(["type": "hello", "client": "fay", "since": NSNull()])))
                 _ = try await receive(&messages) { $0["type"] as? String == "notesSnapshot" }

@@ -3,6 +3,8 @@ import HourglassCore
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import HummingbirdWSClient
+import Logging
 import NIOCore
 import Synchronization
 import Testing
@@ -117,4 +119,19 @@ extension Reply {
     var clock: [String: Any]? { board["clock"] as? [String: Any] }
     var me: [String: Any] { json["me"] as? [String: Any] ?? [:] }
     var detail: String { json["detail"] as? String ?? "" }
+}
+
+extension TestClientProtocol {
+    /// Opens the meeting's WebSocket as the person holding `token` (nil: signed out) and runs
+    /// `body` with it; the socket closes when `body` returns.
+    func withSocket(_ meeting: String, token: String?,
+                    _ body: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void) async throws {
+        var headers = HTTPFields()
+        if let token { headers[.cookie] = "hg_session=\(token)" }
+        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20, additionalHeaders: headers)
+        try await WebSocketClient.connect(url: "ws://localhost:\(port!)\(meeting)/live", configuration: configuration,
+                                          logger: Logger(label: "test")) { inbound, outbound, _ in
+            try await body(inbound, outbound)
+        }
+    }
 }
