@@ -5,6 +5,8 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOWebSocket
 
 /// One WebSocket per open meeting page: the server pushes the board whenever it changes and the
 /// notes changes as they are committed; the client sends board commands and notes changes.
@@ -43,7 +45,7 @@ struct LiveSocket: Sendable {
                outbound: WebSocketOutboundWriter, logger: Logger) async throws {
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let session = Session(board: board, access: access, user: user, outbox: Outbox(signal: signal), logger: logger)
-        await boards.hub.join(board, connectionID: session.connectionID, userName: user?.name, signal: signal)
+        await boards.hub.join(board, connectionID: session.connectionID, userName: user?.name, outbox: session.outbox)
         await presence?.publish(spaceID: session.spaceID, meetingID: session.meetingID)
         await presence?.refresh(meetingID: session.meetingID)
         do {
@@ -80,20 +82,22 @@ struct LiveSocket: Sendable {
         for await _ in signals {
             try? await Task.sleep(for: Self.coalescingDelay)
             do {
-                if let (board, json, version) = await boards.hub.snapshot(meetingID: session.meetingID), version != sentVersion {
+                // Only what changed is looked up: a burst of notes does not touch the board.
+                let work = session.outbox.take()
+                if work.boardChanged || sentVersion < 0,
+                   let (board, json, version) = await boards.hub.snapshot(meetingID: session.meetingID), version != sentVersion {
                     sentVersion = version
                     let me = JSON.string(PersonalBoard(board, user: session.user, access: session.access))
                     try await outbound.write(.text(#"{"type":"board","serverNow":\#(boards.now().millis),"board":\#(json),"me":\#(me)}"#))
                 }
-                if let (carets, version) = await boards.hub.carets(meetingID: session.meetingID), version != sentCarets {
+                if work.caretsChanged, let (carets, version) = await boards.hub.carets(meetingID: session.meetingID), version != sentCarets {
                     sentCarets = version
                     try await outbound.write(.text(#"{"type":"carets","carets":\#(JSON.string(carets))}"#))
                 }
-                let (items, overflowed) = session.outbox.take()
-                if overflowed {
+                if work.overflowed {
                     try await outbound.write(.text(#"{"type":"resync"}"#))
                 } else {
-                    try await send(items, outbound: outbound)
+                    try await send(work.items, outbound: outbound)
                 }
             } catch {
                 return
@@ -101,14 +105,26 @@ struct LiveSocket: Sendable {
         }
     }
 
-    /// Sends queued items in order: whole frames as they are, runs of entries as `notes` frames.
+    static let notesPrefix = ByteBuffer(string: #"{"type":"notes","changes":["#)
+    static let notesSuffix = ByteBuffer(string: "]}")
+
+    /// Sends queued items in order: whole frames as they are, runs of entries as `notes` frames
+    /// assembled from the shared encoded entries without going through strings.
     private func send(_ items: [Outbox.Item], outbound: WebSocketOutboundWriter) async throws {
-        var entries: [String] = []
+        var entries: [ByteBuffer] = []
         func flush() async throws {
             var start = 0
             while start < entries.count {
                 let end = min(entries.count, start + Self.notesPerFrame)
-                try await outbound.write(.text(#"{"type":"notes","changes":[\#(entries[start..<end].joined(separator: ","))]}"#))
+                let size = entries[start..<end].reduce(Self.notesPrefix.readableBytes + Self.notesSuffix.readableBytes) { $0 + $1.readableBytes + 1 }
+                var frame = ByteBufferAllocator().buffer(capacity: size)
+                frame.writeImmutableBuffer(Self.notesPrefix)
+                for index in start..<end {
+                    if index > start { frame.writeStaticString(",") }
+                    frame.writeImmutableBuffer(entries[index])
+                }
+                frame.writeImmutableBuffer(Self.notesSuffix)
+                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
                 start = end
             }
             entries = []

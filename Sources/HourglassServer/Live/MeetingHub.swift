@@ -17,7 +17,7 @@ actor MeetingHub {
 
     struct Connection {
         var userName: String?
-        var signal: AsyncStream<Void>.Continuation
+        var outbox: Outbox
     }
 
     private struct Room {
@@ -37,10 +37,10 @@ actor MeetingHub {
     private var rooms: [UUID: Room] = [:]
 
     /// Registers a connection; `signal` is yielded whenever the board or presence changed.
-    func join(_ board: Board, connectionID: UUID, userName: String?, signal: AsyncStream<Void>.Continuation) {
+    func join(_ board: Board, connectionID: UUID, userName: String?, outbox: Outbox) {
         var room = rooms[board.meeting.id] ?? Room(board: board)
         if board.meeting.seq > room.board.meeting.seq { room.board = board }
-        room.connections[connectionID] = Connection(userName: userName, signal: signal)
+        room.connections[connectionID] = Connection(userName: userName, outbox: outbox)
         rooms[board.meeting.id] = room
         signalAll(board.meeting.id)
     }
@@ -99,7 +99,7 @@ actor MeetingHub {
         room.carets[connectionID] = caret
         room.caretVersion += 1
         rooms[meetingID] = room
-        for connection in room.connections.values { connection.signal.yield() }
+        for connection in room.connections.values { connection.outbox.markCarets() }
     }
 
     /// Everyone's carets and their version.
@@ -127,6 +127,6 @@ actor MeetingHub {
         room.cachedJSON = nil
         room.version += 1
         rooms[meetingID] = room
-        for connection in room.connections.values { connection.signal.yield() }
+        for connection in room.connections.values { connection.outbox.markBoard() }
     }
 }

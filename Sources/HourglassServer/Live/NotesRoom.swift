@@ -3,6 +3,7 @@ import HourglassCore
 import HourglassStore
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import ServiceLifecycle
 
 /// What one connection has yet to be sent, shared by the room (which fills it) and the
@@ -14,14 +15,22 @@ final class Outbox: Sendable {
     /// What to send, in order: note entries (sent together as `notes` frames) or whole frames
     /// (a snapshot, a catch-up) that must go out before the entries queued after them.
     enum Item: Sendable {
-        case entry(String)
+        /// One encoded entry, shared (not copied) by every connection it goes to.
+        case entry(ByteBuffer)
         case frame(String)
     }
 
-    private struct State {
+    /// What the writer has to do on its next wake-up.
+    struct Work {
         var items: [Item] = []
-        var entries = 0
         var overflowed = false
+        var boardChanged = false
+        var caretsChanged = false
+    }
+
+    private struct State {
+        var work = Work()
+        var entries = 0
         /// While a `hello` is being answered, entries queue but nothing is sent.
         var held = false
     }
@@ -34,18 +43,30 @@ final class Outbox: Sendable {
     }
 
     /// Queues encoded note entries (JSON objects) and wakes the writer.
-    func push(_ encoded: [String]) {
+    func push(_ encoded: [ByteBuffer]) {
         state.withLockedValue { state in
-            guard !state.overflowed else { return }
+            guard !state.work.overflowed else { return }
             if state.entries + encoded.count > Self.limit {
-                state.items = []
+                state.work.items = []
                 state.entries = 0
-                state.overflowed = true
+                state.work.overflowed = true
             } else {
-                state.items.append(contentsOf: encoded.map(Item.entry))
+                state.work.items.append(contentsOf: encoded.map(Item.entry))
                 state.entries += encoded.count
             }
         }
+        signal.yield()
+    }
+
+    /// The board or presence changed: the writer sends the board on its next wake-up.
+    func markBoard() {
+        state.withLockedValue { $0.work.boardChanged = true }
+        signal.yield()
+    }
+
+    /// Someone's caret moved.
+    func markCarets() {
+        state.withLockedValue { $0.work.caretsChanged = true }
         signal.yield()
     }
 
@@ -57,20 +78,26 @@ final class Outbox: Sendable {
     /// Puts `frames` in front of everything queued and lets the writer send again.
     func release(before frames: [String]) {
         state.withLockedValue { state in
-            state.items.insert(contentsOf: frames.map(Item.frame), at: 0)
+            state.work.items.insert(contentsOf: frames.map(Item.frame), at: 0)
             state.held = false
         }
         signal.yield()
     }
 
-    func take() -> (items: [Item], overflowed: Bool) {
+    /// Everything to do now (notes wait while a hello is being answered; board and carets do not).
+    func take() -> Work {
         state.withLockedValue { state in
-            guard !state.held else { return ([], false) }
-            let taken = (state.items, state.overflowed)
-            state.items = []
+            var work = state.work
+            if state.held {
+                work.items = []
+                work.overflowed = false
+                state.work.boardChanged = false
+                state.work.caretsChanged = false
+                return work
+            }
+            state.work = Work()
             state.entries = 0
-            state.overflowed = false
-            return taken
+            return work
         }
     }
 }
@@ -213,7 +240,7 @@ actor NotesRoom {
 
     private func broadcast(_ entries: [NoteEntry]) {
         guard !entries.isEmpty else { return }
-        let encoded = entries.map(JSON.string)
+        let encoded = entries.map { ByteBuffer(string: JSON.string($0)) }
         for outbox in connections.values { outbox.push(encoded) }
     }
 
