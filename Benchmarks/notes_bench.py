@@ -99,7 +99,8 @@ def prepare(servers):
 def run(args, clients, typists, servers, cookie, meeting):
     urls = [f"ws://127.0.0.1:{s.port}{meeting}/live" for s in servers]
     cmd = ["taskset", "-c", "1", os.path.join(args.bin_dir, "hourglass-notes-bench"), "--cookie", cookie,
-           "--clients", str(clients), "--typists", str(typists), "--seconds", str(args.seconds), "--rate", str(args.rate)]
+           "--clients", str(clients), "--typists", str(typists), "--seconds", str(args.seconds), "--rate", str(args.rate),
+           "--observers", str(args.observers)]
     for url in urls:
         cmd += ["--url", url]
     cpu0 = [s.cpu_seconds() for s in servers]
@@ -129,6 +130,7 @@ def main():
     p.add_argument("--configs", default="100x100,1000x100,1000x1000")
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--rate", type=float, default=5)
+    p.add_argument("--observers", type=int, default=0, help="clients (besides typists) that read and time every entry; 0 = all")
     p.add_argument("--instances", type=int, default=1)
     p.add_argument("--postgres", action="store_true", help="use PostgreSQL even with one instance")
     p.add_argument("--bin-dir", default=os.path.join(ROOT, ".build", "release"))

@@ -22,6 +22,9 @@ struct Options: Sendable {
     var rate = 5.0
     /// Longest wait after typing stops for every change to reach every client.
     var drain = 60.0
+    /// How many clients (besides the typists, which must read their acknowledgements) read every
+    /// entry; the others receive every frame but only count bytes. 0 means all of them.
+    var observers = 0
     /// Digits only, so the index after the last letter of an id can be read back.
     var run = String(UInt32.random(in: 0...UInt32.max))
 
@@ -37,6 +40,7 @@ struct Options: Sendable {
             case "--seconds": seconds = Double(value) ?? seconds
             case "--rate": rate = Double(value) ?? rate
             case "--drain": drain = Double(value) ?? drain
+            case "--observers": observers = Int(value) ?? observers
             case "--run": run = value
             default: fatalError("unknown option \(flag)")
             }
@@ -172,6 +176,8 @@ func runClient(index: Int, options: Options, stats: Stats, typedAt: TypedAt, fin
     let client = "r\(options.run)c\(index)"
     let bullet = "r\(options.run)b\(index)"
     let isTypist = index < options.typists
+    /// Whether this client reads (and measures) every entry.
+    let observes = isTypist || options.observers == 0 || index >= options.clients - options.observers
     let config = WebSocketClientConfiguration(maxFrameSize: 1 << 24, additionalHeaders: [.cookie: "hg_session=\(options.cookie)"])
     let stopAt = start + UInt64(options.seconds * 1e9)
     let quietUntil = stopAt + UInt64(options.drain * 1e9)
@@ -250,6 +256,7 @@ func runClient(index: Int, options: Options, stats: Stats, typedAt: TypedAt, fin
                         if text.hasPrefix(#"{"type":"notes","changes""#) {
                             frames += 1
                             bytes += text.utf8.count
+                            guard observes else { continue }
                             var mine: [Entry] = []
                             for entry in scanEntries(text) {
                                 if entry.client == index {
@@ -276,7 +283,7 @@ func runClient(index: Int, options: Options, stats: Stats, typedAt: TypedAt, fin
                                 if finished { finals.set(index, typedCount.withLockedValue { $0 }) }
                             }
                             // Done when every typist has finished and everything they typed arrived here.
-                            if arrived > stopAt, let all = finals.all,
+                            if observes, arrived > stopAt, let all = finals.all,
                                all.allSatisfy({ typist, count in typist == index || seen[typist, default: 0] == count }) {
                                 try await outbound.close(.normalClosure, reason: nil)
                             }
@@ -324,7 +331,8 @@ struct NotesLoad {
         }
         // Convergence: every client saw every character every other typist typed.
         var diverged = 0
-        for index in 0..<options.clients {
+        let observing = (0..<options.clients).filter { $0 < options.typists || options.observers == 0 || $0 >= options.clients - options.observers }
+        for index in observing {
             let seen = s.seen[index] ?? [:]
             for typist in 0..<options.typists where typist != index && (seen[typist] ?? 0) != (s.typed[typist] ?? 0) {
                 diverged += 1
@@ -332,7 +340,7 @@ struct NotesLoad {
         }
         let report: [String: Any] = [
             "clients": options.clients, "typists": options.typists, "rate": options.rate, "seconds": options.seconds,
-            "instances": options.urls.count,
+            "instances": options.urls.count, "observers": observing.count,
             "editsTyped": s.typed.values.reduce(0, +), "deliveries": sorted.count,
             "latencyMs": ["p50": percentile(0.5), "p95": percentile(0.95), "p99": percentile(0.99), "max": percentile(1.0)],
             "framesPerSecond": Double(s.frames) / options.seconds, "bytesPerSecond": Double(s.bytes) / options.seconds,
