@@ -331,11 +331,14 @@ struct NotesLoad {
         }
         // Convergence: every client saw every character every other typist typed.
         var diverged = 0
+        /// Incomplete pairs by (client's instance, typist's instance), to tell cross-instance gaps apart.
+        var byInstance: [String: Int] = [:]
         let observing = (0..<options.clients).filter { $0 < options.typists || options.observers == 0 || $0 >= options.clients - options.observers }
         for index in observing {
             let seen = s.seen[index] ?? [:]
             for typist in 0..<options.typists where typist != index && (seen[typist] ?? 0) != (s.typed[typist] ?? 0) {
                 diverged += 1
+                byInstance["\(index % options.urls.count)<-\(typist % options.urls.count)", default: 0] += 1
             }
         }
         let report: [String: Any] = [
@@ -344,7 +347,10 @@ struct NotesLoad {
             "editsTyped": s.typed.values.reduce(0, +), "deliveries": sorted.count,
             "latencyMs": ["p50": percentile(0.5), "p95": percentile(0.95), "p99": percentile(0.99), "max": percentile(1.0)],
             "framesPerSecond": Double(s.frames) / options.seconds, "bytesPerSecond": Double(s.bytes) / options.seconds,
-            "divergentClientBulletPairs": diverged, "resyncs": s.resyncs, "errors": Array(s.errors.prefix(5)), "errorCount": s.errors.count,
+            "divergentClientBulletPairs": diverged, "incompleteByInstance": byInstance,
+            "incompleteClients": Set((0..<options.clients).filter { index in
+                observing.contains(index) && (0..<options.typists).contains { $0 != index && (s.seen[index]?[$0] ?? 0) != (s.typed[$0] ?? 0) }
+            }).count, "resyncs": s.resyncs, "errors": Array(s.errors.prefix(5)), "errorCount": s.errors.count,
         ]
         let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
