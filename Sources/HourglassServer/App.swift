@@ -214,9 +214,7 @@ extension HTTPField.Name {
 public func createAccount(_ configuration: AppConfiguration, name: String, email: String, password: String, admin: Bool) async throws -> User {
     let (user, hash) = try await Authenticator.newAccount(name: name, email: email, password: password,
                                                           cost: configuration.bcryptCost, now: configuration.now())
-    var adminAccount = user
-    adminAccount.isAdmin = admin
-    let account = adminAccount
+    let account = User(id: user.id, email: user.email, name: user.name, isAdmin: admin, createdAt: user.createdAt)
     try await configuration.storeLocation.withStore(logger: Logger(label: "hourglass")) { store in
         try await store.createUser(account, passwordHash: hash)
     }

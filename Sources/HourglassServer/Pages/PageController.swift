@@ -152,9 +152,8 @@ struct PageController: Sendable {
             do {
                 let command = try BoardCommand(fields: fields)
                 let actor = try self.app.resolver.actor(context)
-                let result = try await self.app.boards.execute(command, by: actor, spaceID: board.meeting.spaceID, meetingID: board.meeting.id)
+                try await self.app.boards.execute(command, by: actor, spaceID: board.meeting.spaceID, meetingID: board.meeting.id)
                 let anchor = fields["topicId"].flatMap { $0.isEmpty ? nil : "#topic-\($0)" } ?? ""
-                _ = result
                 return Response.seeOther(page + anchor)
             } catch {
                 return try await self.meetingPage(context, error: error, request: request, fields: fields)

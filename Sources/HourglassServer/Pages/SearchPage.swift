@@ -30,10 +30,17 @@ struct SearchService: Sendable {
             spaces = spaces.filter { $0.slug == slug }
             guard !spaces.isEmpty else { throw AppError.notFound("No such space") }
         }
+        // Series names are read only for the spaces they are needed in, not for every visible space.
         var seriesByID: [UUID: Series] = [:]
-        for space in spaces { for s in try await store.series(spaceID: space.id) { seriesByID[s.id] = s } }
+        var loaded = Set<UUID>()
+        func loadSeries(_ spaceIDs: some Sequence<UUID>) async throws {
+            for id in spaceIDs where loaded.insert(id).inserted {
+                for s in try await store.series(spaceID: id) { seriesByID[s.id] = s }
+            }
+        }
         var seriesID: UUID?
         if let seriesSlug, !seriesSlug.isEmpty {
+            try await loadSeries(spaces.map(\.id))
             guard let match = seriesByID.values.first(where: { $0.slug == seriesSlug }) else { throw AppError.notFound("No such series") }
             seriesID = match.id
         }
@@ -46,7 +53,9 @@ struct SearchService: Sendable {
                                   proposer: proposer.flatMap { $0.isEmpty ? nil : $0 }, from: try date(from, "from"), to: try date(to, "to"),
                                   limit: limit)
         let spacesByID = Dictionary(uniqueKeysWithValues: spaces.map { ($0.id, $0) })
-        return try await store.search(SearchTerms(query), filter: filter).compactMap { hit in
+        let hits = try await store.search(SearchTerms(query), filter: filter)
+        try await loadSeries(hits.map(\.spaceID))
+        return hits.compactMap { hit in
             guard let space = spacesByID[hit.spaceID], let series = seriesByID[hit.seriesID] else { return nil }
             let anchor = hit.topicID.map { "#topic-\($0.uuidString.lowercased())" } ?? hit.bulletID.map { "#bullet-\($0)" } ?? ""
             return Result(kind: hit.kind, space: space.slug, spaceName: space.name, series: series.slug, seriesName: series.name,

@@ -74,8 +74,9 @@ struct Operations: Sendable {
         let slug = try Validate.slug(rawSlug.isEmpty ? Validate.slugify(name) : rawSlug)
         guard !["members", "series"].contains(slug) else { throw ValidationError("slug", "\"\(slug)\" is reserved; choose another") }
         let description = try Validate.text(fields["description"] ?? "", field: "description", max: 5000, allowEmpty: true, multiline: true)
-        let schedule = try Schedule(weekday: try int(fields, "weekday", default: 3), hour: try time(fields).hour,
-                                    minute: try time(fields).minute, timeZone: (fields["timeZone"] ?? "UTC").trimmingCharacters(in: .whitespaces),
+        let time = try time(fields)
+        let schedule = try Schedule(weekday: try int(fields, "weekday", default: 3), hour: time.hour,
+                                    minute: time.minute, timeZone: (fields["timeZone"] ?? "UTC").trimmingCharacters(in: .whitespaces),
                                     durationMinutes: try int(fields, "durationMinutes", default: 60)).validated()
         let defaults = SeriesSettings()
         let steps = try (fields["extensionSteps"] ?? "5, 5").split(whereSeparator: { $0 == "," || $0 == " " }).map { part in
