@@ -108,8 +108,9 @@ public struct Board: Sendable, Equatable {
 
     public func topic(_ id: UUID) -> Topic? { topics.first { $0.id == id } }
 
+    /// Dots on a topic: participants' votes plus any recorded outside Hourglass.
     public func votes(on topicID: UUID) -> Int {
-        votes.reduce(0) { $0 + ($1.key.topicID == topicID ? $1.value : 0) }
+        votes.reduce(topic(topicID)?.recordedVotes ?? 0) { $0 + ($1.key.topicID == topicID ? $1.value : 0) }
     }
 
     public func votes(by userID: UUID) -> Int {
@@ -124,7 +125,7 @@ public struct Board: Sendable, Equatable {
     public var agenda: [Topic] {
         let totals = Dictionary(grouping: votes, by: { $0.key.topicID }).mapValues { $0.reduce(0) { $0 + $1.value } }
         return topics.filter { $0.status == .queued }.sorted { a, b in
-            let (va, vb) = (totals[a.id] ?? 0, totals[b.id] ?? 0)
+            let (va, vb) = ((totals[a.id] ?? 0) + a.recordedVotes, (totals[b.id] ?? 0) + b.recordedVotes)
             if va != vb { return va > vb }
             if a.proposedAt != b.proposedAt { return a.proposedAt < b.proposedAt }
             return a.id.uuidString < b.id.uuidString

@@ -91,12 +91,14 @@ public struct Topic: Codable, Sendable, Equatable, Identifiable {
     public var extensionsUsed: Int
     /// 1 for the first topic discussed in the meeting, 2 for the next…
     public var discussionOrder: Int?
+    /// Dots counted outside Hourglass (the `*` marks of an imported notes page), added to the votes.
+    public var recordedVotes: Int
 
     public init(id: UUID = UUID(), meetingID: UUID, tag: String, title: String, description: String = "",
                 proposerID: UUID?, proposerName: String, proposedAt: Date, status: TopicStatus = .queued,
                 carriedFromID: UUID? = nil, carriedToID: UUID? = nil, voteHistory: [VoteHistory] = [],
                 startedAt: Date? = nil, endedAt: Date? = nil, timeBoxMinutes: Int? = nil,
-                extensionsUsed: Int = 0, discussionOrder: Int? = nil) {
+                extensionsUsed: Int = 0, discussionOrder: Int? = nil, recordedVotes: Int = 0) {
         self.id = id
         self.meetingID = meetingID
         self.tag = tag
@@ -114,6 +116,7 @@ public struct Topic: Codable, Sendable, Equatable, Identifiable {
         self.timeBoxMinutes = timeBoxMinutes
         self.extensionsUsed = extensionsUsed
         self.discussionOrder = discussionOrder
+        self.recordedVotes = recordedVotes
     }
 
     /// Seconds the topic was on the clock, once it is done.

@@ -95,6 +95,15 @@ public struct LocalDate: Codable, Sendable, Hashable, Comparable, CustomStringCo
 
     public var description: String { String(format: "%04d-%02d-%02d", year, month, day) }
 
+    /// ISO weekday: 1 = Monday … 7 = Sunday.
+    public var weekday: Int {
+        // Sakamoto's method gives 0 = Sunday.
+        let offsets = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4]
+        let y = month < 3 ? year - 1 : year
+        let sunday0 = (y + y / 4 - y / 100 + y / 400 + offsets[month - 1] + day) % 7
+        return sunday0 == 0 ? 7 : sunday0
+    }
+
     public static func < (lhs: LocalDate, rhs: LocalDate) -> Bool {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }

@@ -69,6 +69,7 @@ struct AppServices: Sendable {
     let live: LiveSocket
     let notes: NotesRooms
     let committer: NotesCommitter
+    let archive: ArchiveService
     /// Set when several instances may serve the same meetings (PostgreSQL).
     let presence: PresenceRelay?
     let now: @Sendable () -> Date
@@ -85,6 +86,7 @@ struct AppServices: Sendable {
         accounts = Operations(store: store, auth: auth, now: now)
         resolver = Resolver(store: store)
         committer = NotesCommitter()
+        archive = ArchiveService(store: store, now: now, baseURL: configuration.baseURL)
         live = LiveSocket(boards: boards, notes: notes, committer: committer, presence: presence)
     }
 }

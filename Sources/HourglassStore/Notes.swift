@@ -27,16 +27,16 @@ public struct NotesCommit: Sendable {
 }
 
 /// How a bullet is stored (`order` is a keyword in SQL, hence `orderKey`).
-struct BulletRow: Codable, Sendable {
-    var meetingID: UUID
-    var id: String
-    var parent: String
-    var orderKey: String
-    var text: String
-    var rev: Int
-    var deleted: Bool
+public struct BulletRow: Codable, Sendable, Equatable {
+    public var meetingID: UUID
+    public var id: String
+    public var parent: String
+    public var orderKey: String
+    public var text: String
+    public var rev: Int
+    public var deleted: Bool
 
-    init(meetingID: UUID, _ bullet: Bullet) {
+    public init(meetingID: UUID, _ bullet: Bullet) {
         self.meetingID = meetingID
         id = bullet.id
         parent = bullet.parent
@@ -46,7 +46,7 @@ struct BulletRow: Codable, Sendable {
         deleted = bullet.deleted
     }
 
-    var bullet: Bullet { Bullet(id: id, parent: parent, order: orderKey, text: text, rev: rev, deleted: deleted) }
+    public var bullet: Bullet { Bullet(id: id, parent: parent, order: orderKey, text: text, rev: rev, deleted: deleted) }
 }
 
 extension [NoteEntry] {
@@ -60,18 +60,18 @@ extension [NoteEntry] {
 }
 
 /// How an op log entry is stored: the change as JSON, plus columns to query by.
-struct NoteOpRow: Codable, Sendable {
-    var meetingID: UUID
-    var seq: Int
-    var client: String
-    var clientSeq: Int
-    var userID: UUID?
-    var bullet: String
-    var kind: String
-    var change: String
-    var at: Date
+public struct NoteOpRow: Codable, Sendable, Equatable {
+    public var meetingID: UUID
+    public var seq: Int
+    public var client: String
+    public var clientSeq: Int
+    public var userID: UUID?
+    public var bullet: String
+    public var kind: String
+    public var change: String
+    public var at: Date
 
-    init(meetingID: UUID, _ entry: NoteEntry) throws {
+    public init(meetingID: UUID, _ entry: NoteEntry) throws {
         self.meetingID = meetingID
         seq = entry.seq
         client = entry.client
@@ -88,7 +88,7 @@ struct NoteOpRow: Codable, Sendable {
         at = entry.at
     }
 
-    func entry() throws -> NoteEntry {
+    public func entry() throws -> NoteEntry {
         NoteEntry(seq: seq, client: client, clientSeq: clientSeq, userID: userID,
                   change: try JSONDecoder().decode(NoteChange.self, from: Data(change.utf8)), at: at)
     }

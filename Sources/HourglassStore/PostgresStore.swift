@@ -79,19 +79,24 @@ public struct PostgresStore: HourglassStore {
 
     /// Inserts (or upserts) a record through `jsonb_populate_record`, on the given connection
     /// (inside a transaction) or on any pooled one.
-    func write<T: Encodable>(_ value: T, into table: PostgresTable, upsert: Bool = false, extra: [String: String] = [:],
-                             on connection: PostgresConnection? = nil) async throws {
+    /// With `ignoreExisting`, a row whose key is taken is left as it is; returns whether a row was written.
+    @discardableResult
+    func write<T: Encodable>(_ value: T, into table: PostgresTable, upsert: Bool = false, ignoreExisting: Bool = false,
+                             extra: [String: String] = [:], on connection: PostgresConnection? = nil) async throws -> Bool {
         let json = try Self.json(value, adding: extra)
-        let conflict = upsert ? table.upsertClause : ""
+        let conflict = upsert ? table.upsertClause : ignoreExisting ? "ON CONFLICT DO NOTHING" : ""
         let query: PostgresQuery = """
-            INSERT INTO \(unescaped: table.name) SELECT * FROM jsonb_populate_record(NULL::\(unescaped: table.name), \(json)::jsonb) \(unescaped: conflict)
+            INSERT INTO \(unescaped: table.name) SELECT * FROM jsonb_populate_record(NULL::\(unescaped: table.name), \(json)::jsonb) \(unescaped: conflict) RETURNING 1::int8
             """
         do {
-            if let connection {
+            let rows = if let connection {
                 try await connection.query(query, logger: logger)
             } else {
                 try await client.query(query, logger: logger)
             }
+            var written = false
+            for try await _ in rows { written = true }
+            return written
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw StoreError.duplicate(table.duplicateMessage)
         }
@@ -495,6 +500,9 @@ public struct PostgresStore: HourglassStore {
         snapshot.meetings = try await fetch(Meeting.self, "SELECT row_to_json(t)::text FROM meetings t")
         snapshot.topics = try await fetch(Topic.self, "SELECT row_to_json(t)::text FROM topics t")
         snapshot.votes = try await fetch(VoteRow.self, "SELECT row_to_json(t)::text FROM votes t")
+        snapshot.bullets = try await fetch(BulletRow.self, "SELECT row_to_json(t)::text FROM bullets t")
+        snapshot.noteOps = try await fetch(NoteOpRow.self, "SELECT row_to_json(t)::text FROM note_ops t")
+        snapshot.notesHeads = try await fetch(NotesHead.self, "SELECT row_to_json(t)::text FROM notes_heads t")
         return snapshot
     }
 
@@ -512,6 +520,42 @@ public struct PostgresStore: HourglassStore {
             for meeting in snapshot.meetings { try await write(meeting, into: .meetings, on: connection) }
             for topic in snapshot.topics { try await write(topic, into: .topics, on: connection) }
             for vote in snapshot.votes { try await write(vote, into: .votes, on: connection) }
+            for bullet in snapshot.bullets { try await write(bullet, into: .bullets, on: connection) }
+            for op in snapshot.noteOps { try await write(op, into: .noteOps, on: connection) }
+            for head in snapshot.notesHeads { try await write(head, into: .notesHeads, on: connection) }
+        }
+    }
+
+    public func merge(_ content: StoreSnapshot, progress: (@Sendable (Int, Int) -> Void)?) async throws -> [String: Int] {
+        try await transaction { connection in
+            var written: [String: Int] = [:]
+            var done = 0
+            let total = content.contentRowCount
+            func add<T: Encodable>(_ rows: [T], _ table: PostgresTable) async throws {
+                for row in rows {
+                    if try await write(row, into: table, ignoreExisting: true, on: connection) { written[table.name, default: 0] += 1 }
+                    done += 1
+                    if done % 1000 == 0 { progress?(done, total) }
+                }
+            }
+            for series in content.series {
+                let before = try await fetch(Series.self, "SELECT row_to_json(t)::text FROM series t WHERE id = \(series.id.uuidString)", on: connection).first
+                if before != series { written["series", default: 0] += 1 }
+                try await write(series, into: .series, upsert: true, on: connection)
+            }
+            try await add(content.meetings, .meetings)
+            try await add(content.topics, .topics)
+            try await add(content.votes, .votes)
+            try await add(content.bullets, .bullets)
+            try await add(content.noteOps, .noteOps)
+            for head in content.notesHeads {
+                try await connection.query("""
+                    INSERT INTO notes_heads (meeting_id, seq) VALUES (\(head.meetingID.uuidString), \(head.seq))
+                    ON CONFLICT (meeting_id) DO UPDATE SET seq = GREATEST(notes_heads.seq, EXCLUDED.seq)
+                    """, logger: logger)
+            }
+            progress?(total, total)
+            return written
         }
     }
 
@@ -549,7 +593,7 @@ struct PostgresTable: Sendable {
     static let topics = PostgresTable(name: "topics", key: ["id"],
                                       columns: ["id", "meeting_id", "tag", "title", "description", "proposer_id", "proposer_name",
                                                 "proposed_at", "status", "carried_from_id", "carried_to_id", "vote_history", "started_at",
-                                                "ended_at", "time_box_minutes", "extensions_used", "discussion_order"],
+                                                "ended_at", "time_box_minutes", "extensions_used", "discussion_order", "recorded_votes"],
                                       duplicateMessage: "That topic exists already")
     static let bullets = PostgresTable(name: "bullets", key: ["meeting_id", "id"],
                                        columns: ["meeting_id", "id", "parent", "order_key", "text", "rev", "deleted"],
@@ -557,6 +601,8 @@ struct PostgresTable: Sendable {
     static let noteOps = PostgresTable(name: "note_ops", key: ["meeting_id", "seq"],
                                        columns: ["meeting_id", "seq", "client", "client_seq", "user_id", "bullet", "kind", "change", "at"],
                                        duplicateMessage: "That notes sequence number is taken")
+    static let notesHeads = PostgresTable(name: "notes_heads", key: ["meeting_id"], columns: ["meeting_id", "seq"],
+                                          duplicateMessage: "That meeting has notes already")
     static let votes = PostgresTable(name: "votes", key: ["topic_id", "user_id"], columns: ["meeting_id", "topic_id", "user_id", "count"],
                                      duplicateMessage: "That vote exists already")
 }

@@ -194,6 +194,11 @@ enum PostgresMigrations {
         CREATE INDEX topics_search ON topics USING GIN (to_tsvector('simple', title || ' ' || description));
         CREATE INDEX bullets_search ON bullets USING GIN (to_tsvector('simple', text));
         """),
+        ("v5-archive", """
+        ALTER TABLE topics ADD COLUMN recorded_votes INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX topics_proposer ON topics (lower(proposer_name));
+        CREATE INDEX bullets_action ON bullets (meeting_id) WHERE NOT deleted AND (text LIKE '[todo]%' OR text LIKE 'ACTION:%');
+        """),
     ]
 
     static func run(_ target: PostgresTarget, logger: Logger) async throws {

@@ -52,8 +52,9 @@ extension Meeting: StoredRecord { public static let databaseTableName = "meeting
 extension Topic: StoredRecord { public static let databaseTableName = "topics" }
 
 extension VoteRow: StoredRecord { public static let databaseTableName = "votes" }
-extension BulletRow: StoredRecord { static let databaseTableName = "bullets" }
-extension NoteOpRow: StoredRecord { static let databaseTableName = "note_ops" }
+extension BulletRow: StoredRecord { public static let databaseTableName = "bullets" }
+extension NoteOpRow: StoredRecord { public static let databaseTableName = "note_ops" }
+extension NotesHead: StoredRecord { public static let databaseTableName = "notes_heads" }
 
 extension LocalDate: DatabaseValueConvertible {
     public var databaseValue: DatabaseValue { description.databaseValue }

@@ -187,6 +187,13 @@ public struct SQLiteStore: HourglassStore {
                 INSERT INTO bullets_fts(bullets_fts) VALUES ('rebuild');
                 """)
         }
+        migrator.registerMigration("v5-archive") { db in
+            try db.execute(sql: """
+                ALTER TABLE topics ADD COLUMN recorded_votes INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX topics_proposer ON topics (proposer_name COLLATE NOCASE);
+                CREATE INDEX bullets_action ON bullets (meeting_id) WHERE NOT deleted AND (text LIKE '[todo]%' OR text LIKE 'ACTION:%');
+                """)
+        }
         return migrator
     }
 
@@ -588,6 +595,9 @@ extension SQLiteStore {
             snapshot.meetings = try Meeting.fetchAll(db)
             snapshot.topics = try Topic.fetchAll(db)
             snapshot.votes = try VoteRow.fetchAll(db)
+            snapshot.bullets = try BulletRow.fetchAll(db)
+            snapshot.noteOps = try NoteOpRow.fetchAll(db)
+            snapshot.notesHeads = try NotesHead.fetchAll(db)
             return snapshot
         }
     }
@@ -604,6 +614,43 @@ extension SQLiteStore {
             for meeting in snapshot.meetings { try meeting.insert(db) }
             for topic in snapshot.topics { try topic.insert(db) }
             for vote in snapshot.votes { try vote.insert(db) }
+            for bullet in snapshot.bullets { try bullet.insert(db) }
+            for op in snapshot.noteOps { try op.insert(db) }
+            for head in snapshot.notesHeads { try head.insert(db) }
+        }
+    }
+
+    public func merge(_ content: StoreSnapshot, progress: (@Sendable (Int, Int) -> Void)?) async throws -> [String: Int] {
+        try await writer.write { db in
+            var written: [String: Int] = [:]
+            var done = 0
+            let total = content.contentRowCount
+            func add<R: StoredRecord>(_ rows: [R], _ table: String) throws {
+                for row in rows {
+                    try row.insert(db, onConflict: .ignore)
+                    written[table, default: 0] += db.changesCount
+                    done += 1
+                    if done % 1000 == 0 { progress?(done, total) }
+                }
+            }
+            for series in content.series {
+                let before = try Series.fetchOne(db, key: series.id.lowercased)
+                if before != series { written["series", default: 0] += 1 }
+                try series.save(db)
+            }
+            try add(content.meetings, "meetings")
+            try add(content.topics, "topics")
+            try add(content.votes, "votes")
+            try add(content.bullets, "bullets")
+            try add(content.noteOps, "note_ops")
+            for head in content.notesHeads {
+                try db.execute(sql: """
+                    INSERT INTO notes_heads (meeting_id, seq) VALUES (?, ?)
+                    ON CONFLICT (meeting_id) DO UPDATE SET seq = max(seq, excluded.seq)
+                    """, arguments: [head.meetingID.lowercased, head.seq])
+            }
+            progress?(total, total)
+            return written
         }
     }
 }

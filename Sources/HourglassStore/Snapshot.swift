@@ -4,8 +4,8 @@ import HourglassCore
 import Logging
 
 /// Everything a Hourglass installation keeps, as plain values: what `hourglass migrate-data`
-/// copies between backends. Sessions and the pending setup token are not part of it (people sign
-/// in again after a move).
+/// copies between backends, and (restricted to one space) what a JSON export holds. Sessions, the
+/// pending setup token and presence are not part of it (people sign in again after a move).
 public struct StoreSnapshot: Codable, Sendable, Equatable {
     public struct Account: Codable, Sendable, Equatable {
         public var user: User
@@ -19,8 +19,26 @@ public struct StoreSnapshot: Codable, Sendable, Equatable {
     public var meetings: [Meeting] = []
     public var topics: [Topic] = []
     public var votes: [VoteRow] = []
+    public var bullets: [BulletRow] = []
+    public var noteOps: [NoteOpRow] = []
+    public var notesHeads: [NotesHead] = []
 
     public init() {}
+
+    public init(from decoder: Decoder) throws {
+        // Tables added in later versions may be missing from an older file.
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        users = try c.decodeIfPresent([Account].self, forKey: .users) ?? []
+        spaces = try c.decodeIfPresent([Space].self, forKey: .spaces) ?? []
+        memberships = try c.decodeIfPresent([Membership].self, forKey: .memberships) ?? []
+        series = try c.decodeIfPresent([Series].self, forKey: .series) ?? []
+        meetings = try c.decodeIfPresent([Meeting].self, forKey: .meetings) ?? []
+        topics = try c.decodeIfPresent([Topic].self, forKey: .topics) ?? []
+        votes = try c.decodeIfPresent([VoteRow].self, forKey: .votes) ?? []
+        bullets = try c.decodeIfPresent([BulletRow].self, forKey: .bullets) ?? []
+        noteOps = try c.decodeIfPresent([NoteOpRow].self, forKey: .noteOps) ?? []
+        notesHeads = try c.decodeIfPresent([NotesHead].self, forKey: .notesHeads) ?? []
+    }
 
     /// The same content in one canonical order, so two snapshots compare and hash alike.
     public var canonical: StoreSnapshot {
@@ -32,13 +50,22 @@ public struct StoreSnapshot: Codable, Sendable, Equatable {
         copy.meetings.sort { $0.id.uuidString < $1.id.uuidString }
         copy.topics.sort { $0.id.uuidString < $1.id.uuidString }
         copy.votes.sort { ($0.topicID.uuidString, $0.userID.uuidString) < ($1.topicID.uuidString, $1.userID.uuidString) }
+        copy.bullets.sort { ($0.meetingID.uuidString, $0.id) < ($1.meetingID.uuidString, $1.id) }
+        copy.noteOps.sort { ($0.meetingID.uuidString, $0.seq) < ($1.meetingID.uuidString, $1.seq) }
+        copy.notesHeads.sort { $0.meetingID.uuidString < $1.meetingID.uuidString }
         return copy
     }
 
     /// Row counts per table, for the migration report.
     public var counts: [String: Int] {
         ["users": users.count, "spaces": spaces.count, "memberships": memberships.count, "series": series.count,
-         "meetings": meetings.count, "topics": topics.count, "votes": votes.count]
+         "meetings": meetings.count, "topics": topics.count, "votes": votes.count, "bullets": bullets.count,
+         "note_ops": noteOps.count, "notes_heads": notesHeads.count]
+    }
+
+    /// Rows `merge` writes (series, meetings, topics, votes and notes).
+    public var contentRowCount: Int {
+        series.count + meetings.count + topics.count + votes.count + bullets.count + noteOps.count + notesHeads.count
     }
 
     /// SHA-256 of the canonical JSON of the whole snapshot.
@@ -51,12 +78,30 @@ public struct StoreSnapshot: Codable, Sendable, Equatable {
     }
 }
 
+/// The last notes sequence number of a meeting, as stored.
+public struct NotesHead: Codable, Sendable, Equatable {
+    public var meetingID: UUID
+    public var seq: Int
+
+    public init(meetingID: UUID, seq: Int) {
+        self.meetingID = meetingID
+        self.seq = seq
+    }
+}
+
 /// One participant's dots on one topic, as stored.
 public struct VoteRow: Codable, Sendable, Equatable {
     public var meetingID: UUID
     public var topicID: UUID
     public var userID: UUID
     public var count: Int
+
+    public init(meetingID: UUID, topicID: UUID, userID: UUID, count: Int) {
+        self.meetingID = meetingID
+        self.topicID = topicID
+        self.userID = userID
+        self.count = count
+    }
 }
 
 /// Where a store lives: `sqlite:PATH` (a file) or a `postgres://` URL.

@@ -120,6 +120,11 @@ public protocol HourglassStore: Sendable {
     func exportSnapshot() async throws -> StoreSnapshot
     /// Writes a snapshot into this store in one transaction; refuses a store that has accounts or spaces.
     func importSnapshot(_ snapshot: StoreSnapshot) async throws
+    /// Adds a space's content (series, meetings, topics, votes, notes) in one transaction: series
+    /// rows are written as given, every other row only if its key is not there yet, so merging the
+    /// same content twice changes nothing. Returns how many rows of each table were written;
+    /// `progress` hears (rows done, rows in all) every thousand rows.
+    func merge(_ content: StoreSnapshot, progress: (@Sendable (Int, Int) -> Void)?) async throws -> [String: Int]
 }
 
 /// When a live meeting's clock next needs the server's attention.

@@ -9,7 +9,7 @@ import Logging
 struct Hourglass: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run Lean Coffee meetings end to end.",
-        subcommands: [Serve.self, UserCommand.self, MigrateData.self, Search.self],
+        subcommands: [Serve.self, UserCommand.self, MigrateData.self, Search.self, Import.self, Export.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -120,6 +120,113 @@ struct Search: AsyncParsableCommand {
         let configuration = AppConfiguration(dataDirectory: storage.dataDirectory, databaseURL: storage.databaseURL)
         do {
             print(try await searchFromCommandLine(configuration, query: query, space: space, json: json))
+        } catch let error as AppError {
+            throw ArgumentParser.ValidationError(error.message)
+        }
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import a notes page (plain text or Markdown) or a JSON export into a space.",
+        discussion: """
+        Plain text: dated headings (2022-12-14), topic lines such as "[quest] (Jeremy) Title" or "[Ned] Title", \
+        leading * marks as votes, the lines under a topic as its notes. Markdown: the same with headings and \
+        nested lists. All or nothing, in one transaction; importing the same file again changes nothing. \
+        Use - to read standard input.
+        """
+    )
+
+    @OptionGroup var storage: StorageOptions
+    @Argument(help: "The file to read (- for standard input).") var file: String
+    @Option(help: "The space to import into (its slug).") var space: String
+    @Option(help: "The series (name or slug); created if missing. Optional when the space has one series.") var series: String?
+    @Flag(help: "Print a JSON summary (meetings, topics, bullets, votes, rows written).") var json = false
+
+    func run() async throws {
+        let data: Data
+        if file == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let read = FileManager.default.contents(atPath: file) else { throw ArgumentParser.ValidationError("Cannot read \(file)") }
+            data = read
+        }
+        let configuration = AppConfiguration(dataDirectory: storage.dataDirectory, databaseURL: storage.databaseURL)
+        let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1 && !json)
+        do {
+            let summary = try await importFromCommandLine(configuration, data: data, space: space, series: series,
+                                                          progress: { done, total in bar.show(done, total) })
+            bar.finish()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            } else {
+                let written = summary.written.values.reduce(0, +)
+                print("Read \(summary.meetings) meetings, \(summary.topics) topics, \(summary.bullets) bullets, \(summary.votes) votes into \(summary.space)/\(summary.series).")
+                print(written == 0 ? "Nothing new: everything in the file is there already." :
+                        "Wrote " + summary.written.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ".")
+            }
+        } catch let error as ArchiveImportError {
+            bar.finish()
+            throw ArgumentParser.ValidationError("\(file): \(error.description)")
+        } catch let error as AppError {
+            bar.finish()
+            throw ArgumentParser.ValidationError(error.message)
+        } catch let error as StoreError {
+            bar.finish()
+            throw ArgumentParser.ValidationError(error.description)
+        }
+    }
+}
+
+/// A one-line progress bar on standard error, redrawn in place.
+final class ProgressBar: @unchecked Sendable {
+    let enabled: Bool
+    private let lock = NSLock()
+    private var shown = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ done: Int, _ total: Int) {
+        guard enabled, total > 0 else { return }
+        lock.withLock {
+            let width = 30
+            let filled = min(width, done * width / total)
+            let line = "\rWriting [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(done * 100 / total)% (\(done)/\(total) rows)"
+            FileHandle.standardError.write(Data(line.utf8))
+            shown = true
+        }
+    }
+
+    func finish() {
+        lock.withLock {
+            if shown { FileHandle.standardError.write(Data("\n".utf8)) }
+            shown = false
+        }
+    }
+}
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Export a space, a series or one meeting (markdown, html, json, confluence or atom).")
+
+    @OptionGroup var storage: StorageOptions
+    @Option(help: "The space (its slug).") var space: String
+    @Option(help: "Only this series (its slug).") var series: String?
+    @Option(help: "Only the meeting on this date (needs --series).") var meeting: String?
+    @Option(help: "markdown, html, json, confluence or atom.") var format: String = "markdown"
+    @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
+
+    func run() async throws {
+        let configuration = AppConfiguration(dataDirectory: storage.dataDirectory, databaseURL: storage.databaseURL,
+                                             publicURL: ProcessInfo.processInfo.environment["HOURGLASS_PUBLIC_URL"])
+        do {
+            let body = try await exportFromCommandLine(configuration, space: space, series: series, meeting: meeting, format: format)
+            if let output {
+                try Data(body.utf8).write(to: URL(fileURLWithPath: output))
+            } else {
+                FileHandle.standardOutput.write(Data(body.utf8))
+            }
         } catch let error as AppError {
             throw ArgumentParser.ValidationError(error.message)
         }

@@ -78,7 +78,7 @@ func entries(_ frame: [String: Any]) -> [[String: Any]] { frame["changes"] as? [
             // The Markdown page of the notes has it too.
             let date = meeting.split(separator: "/").last!
             let markdown = try await client.call(.get, "/s/arch/weekly/\(date)/notes.md")
-            #expect(markdown.text.contains("## Meeting notes\n- \(text)"))
+            #expect(markdown.text.contains("\n\n- \(text)\n"))
         }
     }
 

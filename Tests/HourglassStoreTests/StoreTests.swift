@@ -203,6 +203,11 @@ struct Seeded {
         try await store.setMembership(Membership(spaceID: s.space.id, userID: s.ann.id, role: .member))
         let a = try await s.run(.propose(tag: "quest", title: "Ünïcödé ✓ \"quoted\" <b>", description: "line 1\nline 2"), by: s.participant)[0].topics[0]
         try await s.run(.vote(topicID: a.id), by: s.participant)
+        _ = try await store.commitNotes(spaceID: s.space.id, meetingID: s.meeting.id, knownSeq: 0) { _ in
+            NotesCommit(entries: [NoteEntry(seq: 1, client: "t", clientSeq: 1, userID: s.ann.id,
+                                            change: .create(bullet: "n1", parent: a.id.uuidString.lowercased(), order: "V", text: "noted"), at: t0)],
+                        bullets: [Bullet(id: "n1", parent: a.id.uuidString.lowercased(), order: "V", text: "noted")])
+        }
         try await s.run(.endMeeting, by: s.facilitator, at: t0 + 3600)
         return s
     }
@@ -211,7 +216,8 @@ struct Seeded {
         try await withStore(.sqlite) { source in
             _ = try await Self.fill(source.store)
             let original = try await source.store.exportSnapshot()
-            #expect(original.counts == ["users": 2, "spaces": 1, "memberships": 2, "series": 1, "meetings": 2, "topics": 2, "votes": 1])
+            #expect(original.counts == ["users": 2, "spaces": 1, "memberships": 2, "series": 1, "meetings": 2, "topics": 2, "votes": 1,
+                                        "bullets": 1, "note_ops": 1, "notes_heads": 1])
             try await withStore(target) { copy in
                 let report = try await DataMigration.copy(from: source.store, to: copy.store)
                 #expect(report.checksum == original.checksum)
@@ -313,6 +319,62 @@ struct Seeded {
                 _ = try await s.store.search(SearchTerms(query), filter: filter)
             }
             #expect(try await s.store.search(SearchTerms("café"), filter: filter).count == 1)
+        }
+    }
+}
+
+@Suite struct ArchiveStoreTests {
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../fixtures/arch-hour-notes-2022-h2.txt").standardized
+
+    @Test(arguments: Backend.available) func importingTheCorpusTwiceWritesItOnce(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store, visibility: .public)
+            let archive = try ArchiveText.parse(try Data(contentsOf: Self.corpus))
+            let today = LocalDate("2026-11-29")!
+            let content = try ArchiveImport.content(of: archive, series: s.series, existing: [s.meeting], today: today)
+            let written = try await s.store.merge(content, progress: nil)
+            // The seeded meeting (2022-12-07) is one of the corpus dates: its topics and notes join it.
+            #expect(s.meeting.date == LocalDate("2022-12-07"))
+            #expect(written["meetings"] == 21 && written["topics"] == archive.topicCount && written["bullets"] == archive.bulletCount)
+            let before = try await s.store.exportSnapshot()
+            // Again: same ids, nothing written, nothing changed.
+            let again = try await s.store.merge(try ArchiveImport.content(of: archive, series: s.series, existing: [s.meeting], today: today), progress: nil)
+            #expect(again.values.reduce(0, +) == 0, "\(again)")
+            #expect(try await s.store.exportSnapshot().checksum == before.checksum)
+
+            let meetings = try await s.store.meetings(spaceID: s.space.id, seriesID: s.series.id)
+            #expect(meetings.count == 22)
+            #expect(meetings.first { $0.date == LocalDate("2022-10-26") }?.status == .skipped)
+            #expect(meetings.first { $0.date == LocalDate("2022-12-14") }?.status == .ended)
+            let filter = SearchFilter(spaceIDs: [s.space.id])
+            let hacktoberfest = try await s.store.search(SearchTerms("Hacktoberfest"), filter: filter)
+            #expect(hacktoberfest.contains { $0.kind == .topic && $0.meetingDate == LocalDate("2022-10-05")! })
+            #expect(try await s.store.search(SearchTerms("\"fitness functions\""), filter: filter).contains { $0.meetingDate == LocalDate("2022-08-17")! })
+            #expect(try await s.store.search(SearchTerms("Cloudflare"), filter: filter).count == 1)
+            #expect(try await s.store.search(SearchTerms("Hacktoberfest"), filter: SearchFilter(spaceIDs: [s.space.id], tag: "quest")).count >= 1)
+            #expect(try await s.store.search(SearchTerms("Hacktoberfest"), filter: SearchFilter(spaceIDs: [s.space.id], proposer: "jeremy")).count >= 1)
+
+            // A board of an imported meeting shows its topics in order, with their notes.
+            let dec14 = try #require(meetings.first { $0.date == LocalDate("2022-12-14") })
+            let board = try #require(try await s.store.board(spaceID: s.space.id, meetingID: dec14.id))
+            #expect(board.discussed.map(\.proposerName) == ["Feanil/Ned", "Feanil", "Andy"])
+            let notes = try await s.store.notes(meetingID: dec14.id)
+            #expect(Set(notes.bullets.map(\.text)) == ["Think about conference talk ideas over break! https://sessionize.com/2023-open-edx-conference",
+                                                      "Unique identifiers", "PII sharing"])
+        }
+    }
+
+    @Test(arguments: Backend.available) func aFailingMergeWritesNothing(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store)
+            let archive = try ArchiveText.parse("2022-01-05\n[quest] (Ann) First\nnote\n2022-01-12\n[inform] (Bo) Second")
+            var content = try ArchiveImport.content(of: archive, series: s.series, existing: [], today: LocalDate("2026-01-01")!)
+            // A topic pointing at a meeting that does not exist breaks the transaction at its end.
+            content.topics.append(Topic(meetingID: UUID(), tag: "quest", title: "orphan", proposerID: nil, proposerName: "", proposedAt: t0))
+            await #expect(throws: (any Error).self) { try await s.store.merge(content, progress: nil) }
+            #expect(try await s.store.meetings(spaceID: s.space.id, seriesID: s.series.id).count == 1)
+            #expect(try await s.store.search(SearchTerms("First"), filter: SearchFilter(spaceIDs: [s.space.id])).isEmpty)
         }
     }
 }

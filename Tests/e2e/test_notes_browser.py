@@ -343,7 +343,7 @@ def test_keyboard_outlining(server, admin, make_user, tabs, artifacts_dir):
     wait_until(lambda: stored_shape(stored_notes(person, meeting)) == expected, message="the stored outline")
     markdown = person.client.get(f"{meeting.page}/notes.md")
     assert markdown.status == 200, markdown
-    assert "## Meeting notes\n- First\n  - Second\n- Third\n- alpha\n- beta\n  - gamma!\n" in markdown.text, markdown.text
+    assert "\n\n- First\n  - Second\n- Third\n- alpha\n- beta\n  - gamma!\n" in markdown.text, markdown.text
 
     # After a reload the outline is the same (rendered by the server, then by the client).
     page.reload()

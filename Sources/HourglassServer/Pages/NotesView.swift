@@ -32,43 +32,6 @@ enum NotesView {
 
     /// Text with http(s) links made clickable; everything else escaped.
     static func linkified(_ text: String) -> HTML {
-        var out = HTML(raw: "")
-        var rest = Substring(text)
-        while let range = rest.range(of: #"https?://[^\s<>"']+"#, options: .regularExpression) {
-            out.rendered += HTML.escape(String(rest[..<range.lowerBound]))
-            var url = String(rest[range])
-            var trailing = ""
-            while let last = url.last, ".,;:!?)".contains(last) {
-                trailing = String(last) + trailing
-                url.removeLast()
-            }
-            out.rendered += "<a href=\"\(HTML.escape(url))\" rel=\"noopener nofollow ugc\">\(HTML.escape(url))</a>\(HTML.escape(trailing))"
-            rest = rest[range.upperBound...]
-        }
-        out.rendered += HTML.escape(String(rest))
-        return out
-    }
-
-    static func markdown(_ board: Board, document: NotesDocument, seriesName: String) -> String {
-        var lines = ["# \(seriesName) — \(board.meeting.date)", ""]
-        if let reason = board.meeting.skipReason { lines += ["Skipped: \(reason)", ""] }
-        func bullets(_ parent: String, depth: Int) {
-            for bullet in document.children(of: parent) {
-                let text = bullet.text.replacingOccurrences(of: "\n", with: " ")
-                lines.append(String(repeating: "  ", count: depth) + "- " + text)
-                bullets(bullet.id, depth: depth + 1)
-            }
-        }
-        for section in sections(board) {
-            if let topic = section.topic {
-                let votes = board.votes(on: topic.id)
-                lines.append("## " + String(repeating: "*", count: min(votes, 20)) + (votes > 0 ? " " : "") + section.title)
-            } else {
-                lines.append("## \(section.title)")
-            }
-            bullets(section.id, depth: 0)
-            lines.append("")
-        }
-        return lines.joined(separator: "\n")
+        HTML(raw: ArchiveExport.linked(text, rel: "noopener nofollow ugc"))
     }
 }

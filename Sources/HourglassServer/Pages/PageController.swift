@@ -138,11 +138,34 @@ struct PageController: Sendable {
         space.get(":series/:date") { _, context in try await self.meetingPage(context) }
         space.get(":series/:date/notes.md") { _, context in
             let (series, board) = try await self.app.resolver.board(context)
-            let markdown = NotesView.markdown(board, document: try await self.app.notesDocument(board), seriesName: series.name)
+            let markdown = ArchiveExport.markdown(title: "\(series.name) — \(board.meeting.date)", description: "",
+                                                  meetings: [ArchivedMeeting(board: board, notes: try await self.app.notesDocument(board))])
             var headers = HTTPFields()
             headers[.contentType] = "text/markdown; charset=utf-8"
             headers[.contentDisposition] = "inline; filename=\"\(series.slug)-\(board.meeting.date).md\""
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: markdown)))
+        }
+        // Exports and feeds; the access middleware has already answered 404 to outsiders.
+        space.get("export") { request, context in
+            try await self.export(request, context, series: nil, date: nil)
+        }
+        space.get("feed.atom") { _, context in
+            try await self.app.archive.export(.atom, space: try context.requireAccess().space, series: nil, date: nil).response(download: false)
+        }
+        space.get(":series/export") { request, context in
+            try await self.export(request, context, series: try await self.app.resolver.series(context).slug, date: nil)
+        }
+        space.get(":series/feed.atom") { _, context in
+            let series = try await self.app.resolver.series(context)
+            return try await self.app.archive.export(.atom, space: try context.requireAccess().space, series: series.slug, date: nil).response(download: false)
+        }
+        space.get(":series/calendar.ics") { _, context in
+            let series = try await self.app.resolver.series(context)
+            return try await self.app.archive.calendar(space: try context.requireAccess().space, series: series).response(download: false)
+        }
+        space.get(":series/:date/export") { request, context in
+            let (series, board) = try await self.app.resolver.board(context)
+            return try await self.export(request, context, series: series.slug, date: board.meeting.date)
         }
         space.post(":series/:date/commands") { request, context in
             var request = request
@@ -159,6 +182,15 @@ struct PageController: Sendable {
                 return try await self.meetingPage(context, error: error, request: request, fields: fields)
             }
         }
+    }
+
+    /// `?format=markdown|html|json|confluence|atom` of a space, a series or a meeting, as a download.
+    private func export(_ request: Request, _ context: AppRequestContext, series: String?, date: LocalDate?) async throws -> Response {
+        let name = request.uri.queryParameters.get("format") ?? "markdown"
+        guard let format = ArchiveExport.Format(rawValue: name) else {
+            throw AppError(.badRequest, "Unknown format \"\(name.prefix(40))\"; choose one of " + ArchiveExport.Format.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return try await app.archive.export(format, space: try context.requireAccess().space, series: series, date: date).response(download: true)
     }
 
     private func home(_ context: AppRequestContext) async throws -> HTML {
