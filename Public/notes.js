@@ -15,6 +15,7 @@
 
 import { TextOperation } from "./ot.js";
 import { NotesClient, MEETING, MAX_TEXT, transformIndex } from "./notes-client.js";
+import { actionStatus, toggleAction } from "./action.js";
 
 const isHigh = (c) => c >= 0xd800 && c <= 0xdbff;
 const isLow = (c) => c >= 0xdc00 && c <= 0xdfff;
@@ -143,6 +144,7 @@ export const KEYS = [
   ["Esc", "stop editing (then Tab leaves the notes)"],
   ["Enter or F2", "on a focused bullet: edit it"],
   ["Paste several lines", "one bullet per line"],
+  ["Ctrl+Enter (⌘↵)", "make the bullet an action item ([todo]), then done ([done]), then plain again"],
 ];
 
 /**
@@ -202,6 +204,18 @@ export function startNotes(root, { send }) {
   if (canEdit) status.after(help);
   root.classList.toggle("editable", canEdit);
 
+  /** Scrolls to and highlights the bullet named in the URL (#bullet-ID), e.g. from a search result. */
+  function revealTarget() {
+    for (const old of body.querySelectorAll("li.highlight")) old.classList.remove("highlight");
+    const id = decodeURIComponent(location.hash.slice(1));
+    if (!id.startsWith("bullet-")) return;
+    const li = document.getElementById(id);
+    if (!li || !body.contains(li)) return;
+    li.classList.add("highlight");
+    li.scrollIntoView({ block: "center" });
+  }
+  window.addEventListener("hashchange", revealTarget);
+
   const client = new NotesClient({
     clientId,
     send: (frame) => send(frame),
@@ -224,6 +238,7 @@ export function startNotes(root, { send }) {
         queueRender();
         break;
       case "reset":
+        if (!loaded) requestAnimationFrame(() => requestAnimationFrame(revealTarget));
         loaded = true;
         if (editing) {
           editing.remote = null;
@@ -428,6 +443,10 @@ export function startNotes(root, { send }) {
     entry.shown = key;
     fillRich(entry.text, text, mine, true);
     entry.li.classList.toggle("others-here", mine.length > 0);
+    const action = actionStatus(text);
+    entry.li.classList.toggle("action", action !== null);
+    entry.li.classList.toggle("open", action === "open");
+    entry.li.classList.toggle("done", action === "done");
   }
 
   /**
@@ -780,6 +799,12 @@ export function startNotes(root, { send }) {
     } else if (event.ctrlKey && !event.metaKey && !event.altKey && !event.shiftKey && (key === "y" || key === "Y")) {
       event.preventDefault();
       history(true);
+    } else if (key === "Enter" && mod && !event.altKey && !event.shiftKey) {
+      // Ctrl/Cmd+Enter: plain bullet → [todo] action item → [done] → plain again.
+      event.preventDefault();
+      const next = toggleAction(text);
+      act(() => client.setText(id, next));
+      startEditing(id, Math.max(0, Math.min(next.length, end + next.length - text.length)));
     } else if (key === "Enter" && !mod && !event.altKey) {
       event.preventDefault();
       if (collapsed && start === 0 && text.length > 0) {

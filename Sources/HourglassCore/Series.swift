@@ -170,6 +170,9 @@ public struct SeriesSettings: Codable, Sendable, Equatable {
 
 /// A recurring meeting of a space, e.g. the weekly Architecture Hour.
 public struct Series: Codable, Sendable, Equatable, Identifiable {
+    /// Slugs taken by pages of a space (`/s/SPACE/topics/…`, `/s/SPACE/people/…`, …).
+    public static let reservedSlugs: Set<String> = ["members", "series", "topics", "people", "export"]
+
     public var id: UUID
     public var spaceID: UUID
     public var slug: String

@@ -45,6 +45,7 @@ public enum ArchiveImport {
                 startedAt: held ? occurrence.startsAt : nil,
                 endedAt: held ? occurrence.startsAt.addingTimeInterval(Double(series.schedule.durationMinutes) * 60) : nil)
             if stored[imported.date] == nil { content.meetings.append(meeting) }
+            let firstBullet = content.bullets.count
             try addBullets(imported.notes, meetingID: meeting.id, parent: NotesDocument.meetingSection, into: &content)
             for (index, topic) in imported.topics.enumerated() {
                 let title = String(topic.title.prefix(Board.maxTitleLength))
@@ -54,6 +55,16 @@ public enum ArchiveImport {
                                 recordedVotes: topic.votes)
                 content.topics.append(row)
                 try addBullets(topic.bullets, meetingID: meeting.id, parent: row.id.uuidString.lowercased(), into: &content)
+            }
+            // A new meeting's op log starts with the import, so its revision history shows where each bullet came from.
+            if stored[imported.date] == nil, content.bullets.count > firstBullet {
+                let at = meeting.endedAt ?? meeting.startsAt
+                for (index, row) in content.bullets[firstBullet...].enumerated() {
+                    let entry = NoteEntry(seq: index + 1, client: "import", clientSeq: index + 1, userID: nil,
+                                          change: .create(bullet: row.id, parent: row.parent, order: row.orderKey, text: row.text), at: at)
+                    content.noteOps.append(try NoteOpRow(meetingID: meeting.id, entry))
+                }
+                content.notesHeads.append(NotesHead(meetingID: meeting.id, seq: content.bullets.count - firstBullet))
             }
         }
         return content

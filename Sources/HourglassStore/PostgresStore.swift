@@ -463,6 +463,46 @@ public struct PostgresStore: HourglassStore {
         return Array(hits.prefix(filter.limit))
     }
 
+    public func topicIndex(spaceID: UUID) async throws -> [TopicRef] {
+        struct Row: Decodable {
+            var topic: Topic
+            var seriesID: UUID
+            var meetingDate: LocalDate
+        }
+        return try await fetch(Row.self, """
+            SELECT json_build_object('topic', row_to_json(t), 'seriesID', m.series_id, 'meetingDate', m.date)::text
+            FROM topics t JOIN meetings m ON m.id = t.meeting_id
+            WHERE m.space_id = \(spaceID.uuidString) AND t.status <> 'withdrawn' ORDER BY m.date, t.discussion_order, t.proposed_at
+            """).map { TopicRef(topic: $0.topic, seriesID: $0.seriesID, meetingDate: $0.meetingDate) }
+    }
+
+    public func topicCounts(spaceID: UUID, meetingIDs: [UUID]) async throws -> [UUID: Int] {
+        struct Row: Decodable {
+            var meetingID: UUID
+            var n: Int
+        }
+        guard !meetingIDs.isEmpty else { return [:] }
+        let rows = try await fetch(Row.self, """
+            SELECT json_build_object('meetingID', t.meeting_id, 'n', count(*))::text FROM topics t JOIN meetings m ON m.id = t.meeting_id
+            WHERE m.space_id = \(spaceID.uuidString) AND t.status <> 'withdrawn' AND t.meeting_id = ANY(\(meetingIDs.map(\.uuidString)))
+            GROUP BY t.meeting_id
+            """)
+        return Dictionary(rows.map { ($0.meetingID, $0.n) }, uniquingKeysWith: +)
+    }
+
+    public func actionBullets(spaceID: UUID) async throws -> [ActionBullet] {
+        struct Row: Decodable {
+            var bullet: BulletRow
+            var seriesID: UUID
+            var meetingDate: LocalDate
+        }
+        return try await fetch(Row.self, """
+            SELECT json_build_object('bullet', row_to_json(b), 'seriesID', m.series_id, 'meetingDate', m.date)::text
+            FROM bullets b JOIN meetings m ON m.id = b.meeting_id
+            WHERE m.space_id = \(spaceID.uuidString) AND NOT b.deleted AND (\(unescaped: SQLiteStore.actionCondition)) ORDER BY m.date, b.order_key
+            """).map { ActionBullet(spaceID: spaceID, seriesID: $0.seriesID, meetingID: $0.bullet.meetingID, meetingDate: $0.meetingDate, bullet: $0.bullet.bullet) }
+    }
+
     public func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws {
         let json = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
         let payload = "presence \(spaceID.uuidString) \(meetingID.uuidString) \(instanceID.uuidString)"

@@ -560,6 +560,47 @@ extension SQLiteStore {
         }
     }
 
+    public func topicIndex(spaceID: UUID) async throws -> [TopicRef] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT t.*, m.series_id AS meeting_series_id, m.date AS meeting_date FROM topics t JOIN meetings m ON m.id = t.meeting_id
+                WHERE m.space_id = ? AND t.status <> 'withdrawn' ORDER BY m.date, t.discussion_order, t.proposed_at
+                """, arguments: [spaceID.lowercased]).map { row in
+                TopicRef(topic: try Topic(row: row), seriesID: try uuid(row["meeting_series_id"]),
+                         meetingDate: LocalDate(row["meeting_date"] as String) ?? LocalDate(Date(), in: .gmt))
+            }
+        }
+    }
+
+    public func topicCounts(spaceID: UUID, meetingIDs: [UUID]) async throws -> [UUID: Int] {
+        guard !meetingIDs.isEmpty else { return [:] }
+        return try await writer.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT t.meeting_id, count(*) AS n FROM topics t JOIN meetings m ON m.id = t.meeting_id
+                WHERE m.space_id = ? AND t.status <> 'withdrawn' AND t.meeting_id IN (\(databaseQuestionMarks(count: meetingIDs.count)))
+                GROUP BY t.meeting_id
+                """, arguments: StatementArguments([spaceID.lowercased] + meetingIDs.map(\.lowercased)))
+            return try Dictionary(uniqueKeysWithValues: rows.map { (try uuid($0["meeting_id"]), $0["n"] as Int) })
+        }
+    }
+
+    public func actionBullets(spaceID: UUID) async throws -> [ActionBullet] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT b.*, m.series_id AS meeting_series_id, m.date AS meeting_date FROM bullets b JOIN meetings m ON m.id = b.meeting_id
+                WHERE m.space_id = ? AND NOT b.deleted AND (\(Self.actionCondition)) ORDER BY m.date, b.order_key
+                """, arguments: [spaceID.lowercased]).map { row in
+                let bullet = try BulletRow(row: row)
+                return ActionBullet(spaceID: spaceID, seriesID: try uuid(row["meeting_series_id"]), meetingID: bullet.meetingID,
+                                    meetingDate: LocalDate(row["meeting_date"] as String) ?? LocalDate(Date(), in: .gmt), bullet: bullet.bullet)
+            }
+        }
+    }
+
+    /// Bullet texts that may be action items (`ActionItem` decides), as SQL shared by both stores.
+    static let actionCondition = (ActionItem.openMarkers + ActionItem.doneMarkers)
+        .map { "lower(ltrim(b.text)) LIKE '\($0)%'" }.joined(separator: " OR ")
+
     public func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws {
         let json = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)
         try await writer.write { db in

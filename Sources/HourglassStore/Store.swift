@@ -108,6 +108,14 @@ public protocol HourglassStore: Sendable {
     /// Topics and notes bullets matching all the terms, best first, only in `filter.spaceIDs`.
     func search(_ terms: SearchTerms, filter: SearchFilter) async throws -> [SearchHit]
 
+    // MARK: Archive
+    /// Every topic of a space (withdrawn ones left out) with its meeting's series and date, oldest first.
+    func topicIndex(spaceID: UUID) async throws -> [TopicRef]
+    /// How many topics each of these meetings has (withdrawn ones not counted).
+    func topicCounts(spaceID: UUID, meetingIDs: [UUID]) async throws -> [UUID: Int]
+    /// Bullets of a space marked as action items (open or done), oldest meeting first.
+    func actionBullets(spaceID: UUID) async throws -> [ActionBullet]
+
     // MARK: Presence across instances
     /// Records who has a meeting open on one server instance (an empty list removes the row).
     /// On PostgreSQL this also tells the other instances to re-read the meeting's presence.

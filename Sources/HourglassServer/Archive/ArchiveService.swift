@@ -189,7 +189,8 @@ struct ArchiveService: Sendable {
     func newSeries(named name: String, in space: Space, archive: ImportedArchive) -> Series {
         let weekdays = Dictionary(grouping: archive.meetings.map { $0.date.weekday }, by: { $0 }).mapValues(\.count)
         let weekday = weekdays.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? 3
-        let slug = Validate.slugify(name).isEmpty ? "notes" : Validate.slugify(name)
+        var slug = Validate.slugify(name).isEmpty ? "notes" : Validate.slugify(name)
+        if slug.count < 2 || Series.reservedSlugs.contains(slug) { slug = String((slug + "-notes").prefix(40)) }
         return Series(id: ArchiveImport.stableID("series", space.id.uuidString, slug), spaceID: space.id, slug: slug,
                       name: String(name.prefix(120)), schedule: Schedule(weekday: weekday, hour: 12, minute: 0, timeZone: "UTC"),
                       createdAt: now())

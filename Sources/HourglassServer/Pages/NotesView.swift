@@ -11,23 +11,26 @@ enum NotesView {
     }
 
     static func html(_ board: Board, document: NotesDocument) -> HTML {
-        func list(_ parent: String) -> HTML {
-            let children = document.children(of: parent)
-            guard !children.isEmpty else { return "" }
-            let items: [HTML] = children.map { bullet in
-                "<li id=\"bullet-\(bullet.id)\" data-bullet=\"\(bullet.id)\"><span class=\"text\">\(linkified(bullet.text))</span>\(list(bullet.id))</li>"
-            }
-            return "<ul class=\"bullets\">\(items)</ul>"
-        }
         let parts: [HTML] = sections(board).map { section in
             """
             <section class="notes-section" data-section="\(section.id)" aria-label="\(section.title)">
             <h3>\(section.title)</h3>
-            \(list(section.id))
+            \(list(document, section.id))
             </section>
             """
         }
         return "\(parts)"
+    }
+
+    /// The bullets under a section or bullet as nested lists, each with its anchor.
+    static func list(_ document: NotesDocument, _ parent: String) -> HTML {
+        let children = document.children(of: parent)
+        guard !children.isEmpty else { return "" }
+        let items: [HTML] = children.map { bullet in
+            let action: HTML = ActionItem(text: bullet.text).map { " class=\"action \($0.status.rawValue)\"" } ?? ""
+            return "<li id=\"bullet-\(bullet.id)\" data-bullet=\"\(bullet.id)\"\(action)><span class=\"text\">\(linkified(bullet.text))</span>\(list(document, bullet.id))</li>"
+        }
+        return "<ul class=\"bullets\">\(items)</ul>"
     }
 
     /// Text with http(s) links made clickable; everything else escaped.

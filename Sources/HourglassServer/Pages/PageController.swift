@@ -124,7 +124,14 @@ struct PageController: Sendable {
                 return try await self.spacePage(context, error: error, request: request, fields: fields)
             }
         }
-        space.get(":series") { _, context in try await self.seriesPage(context) }
+        space.get(":series") { request, context in
+            try await self.seriesPage(context, page: Int(request.uri.queryParameters.get("page") ?? "") ?? 0)
+        }
+        space.get("topics/:topic") { _, context in try await self.topicPage(context) }
+        space.get("people/:person") { _, context in try await self.personPage(context) }
+        space.get(":series/:date/history") { request, context in
+            try await self.historyPage(context, page: Int(request.uri.queryParameters.get("page") ?? "") ?? 0)
+        }
         space.post(":series/meetings") { request, context in
             var request = request
             let fields = try await request.fields(context: context)
@@ -132,7 +139,7 @@ struct PageController: Sendable {
                 let (series, meeting) = try await self.app.accounts.addMeeting(fields, context: context)
                 return Response.seeOther(Paths.meeting(try context.requireAccess().space.slug, series.slug, meeting.date))
             } catch {
-                return try await self.seriesPage(context, error: error, request: request)
+                return try await self.seriesPage(context, page: 0, error: error, request: request)
             }
         }
         space.get(":series/:date") { _, context in try await self.meetingPage(context) }
@@ -204,18 +211,68 @@ struct PageController: Sendable {
         let access = try context.requireAccess()
         let series = try await app.store.series(spaceID: access.space.id)
         let members = access.role != nil || access.isAdmin ? try await app.store.members(spaceID: access.space.id) : []
+        let actions = try await app.store.actionBullets(spaceID: access.space.id).filter { $0.item?.status == .open }
         return try await render(error, context: context) { notice in
-            Page.space(access, user: context.user, series: series, members: members, notice: notice, fields: fields)
+            Page.space(access, user: context.user, series: series, members: members, actions: actions, notice: notice, fields: fields)
         }
     }
 
-    private func seriesPage(_ context: AppRequestContext, error: (any Error)? = nil, request: Request? = nil) async throws -> Response {
+    static let meetingsPerPage = 25
+
+    private func seriesPage(_ context: AppRequestContext, page: Int = 0, error: (any Error)? = nil, request: Request? = nil) async throws -> Response {
         let access = try context.requireAccess()
         let series = try await app.resolver.series(context)
-        let meetings = try await app.store.meetings(spaceID: access.space.id, seriesID: series.id)
+        let all = try await app.store.meetings(spaceID: access.space.id, seriesID: series.id)
+        let pages = max(1, (all.count + Self.meetingsPerPage - 1) / Self.meetingsPerPage)
+        let page = min(max(0, page), pages - 1)
+        let shown = Array(all.dropFirst(page * Self.meetingsPerPage).prefix(Self.meetingsPerPage))
+        let counts = try await app.store.topicCounts(spaceID: access.space.id, meetingIDs: shown.map(\.id))
         return try await render(error, context: context) { notice in
-            Page.series(access, user: context.user, series: series, meetings: meetings, notice: notice)
+            Page.series(access, user: context.user, series: series, meetings: shown, topicCounts: counts, page: page, pages: pages, notice: notice)
         }
+    }
+
+    private func seriesByID(_ spaceID: UUID) async throws -> [UUID: Series] {
+        Dictionary(try await app.store.series(spaceID: spaceID).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    private func topicPage(_ context: AppRequestContext) async throws -> Response {
+        let access = try context.requireAccess()
+        guard let raw = context.parameters.get("topic"), let id = UUID(uuidString: raw) else { throw AppError.notFound("No such topic") }
+        let index = try await app.store.topicIndex(spaceID: access.space.id)
+        guard let ref = index.first(where: { $0.topic.id == id }) else { throw AppError.notFound("No such topic") }
+        let bySeries = try await seriesByID(access.space.id)
+        guard let series = bySeries[ref.seriesID],
+              let board = try await app.store.board(spaceID: access.space.id, meetingID: ref.topic.meetingID) else { throw AppError.notFound("No such topic") }
+        let notes = try await app.notesDocument(board)
+        let related = TopicHistory.related(to: ref, among: index)
+        return try Page.topic(access, user: context.user, ref: ref, series: series, votes: board.votes(on: id), notes: notes,
+                              related: related, seriesByID: bySeries).response(from: Request.placeholder, context: context)
+    }
+
+    private func personPage(_ context: AppRequestContext) async throws -> Response {
+        let access = try context.requireAccess()
+        let name = (context.parameters.get("person")?.removingPercentEncoding ?? "").trimmingCharacters(in: .whitespaces)
+        guard (1...120).contains(name.count) else { throw AppError.notFound("No such person") }
+        let topics = try await app.store.topicIndex(spaceID: access.space.id)
+            .filter { $0.topic.proposerName.caseInsensitiveCompare(name) == .orderedSame }
+        let actions = try await app.store.actionBullets(spaceID: access.space.id).filter { $0.item?.isOwned(by: name) == true }
+        guard !topics.isEmpty || !actions.isEmpty else { throw AppError.notFound("Nobody called \(name.prefix(60)) proposed a topic or owns an action item here") }
+        return try Page.person(access, user: context.user, name: topics.first?.topic.proposerName ?? name, topics: topics, actions: actions,
+                               seriesByID: try await seriesByID(access.space.id)).response(from: Request.placeholder, context: context)
+    }
+
+    private func historyPage(_ context: AppRequestContext, page: Int) async throws -> Response {
+        let access = try context.requireAccess()
+        let (series, board) = try await app.resolver.board(context)
+        let entries = try await app.store.noteEntries(meetingID: board.meeting.id, after: 0, limit: 1_000_000)
+        let revisions = NotesHistory.revisions(entries)
+        var names: [UUID: String] = [:]
+        for id in Set(revisions.compactMap(\.userID)) { names[id] = try await app.store.user(id: id)?.name }
+        let pageSize = 100
+        let page = min(max(0, page), max(0, (revisions.count - 1) / pageSize))
+        return try Page.history(access, user: context.user, series: series, meeting: board.meeting, revisions: revisions, names: names,
+                                page: page, pageSize: pageSize).response(from: Request.placeholder, context: context)
     }
 
     private func meetingPage(_ context: AppRequestContext, error: (any Error)? = nil, request: Request? = nil,
@@ -226,11 +283,15 @@ struct PageController: Sendable {
         board.advance(to: now)
         let present = await app.hub.present(meetingID: board.meeting.id)
         let notes = try await app.notesDocument(board)
+        // Open action items of earlier meetings of the series, shown at the top of the next ones until closed.
+        let openActions = board.meeting.status.isOpen ? try await app.store.actionBullets(spaceID: access.space.id).filter {
+            $0.seriesID == series.id && $0.meetingDate < board.meeting.date && $0.item?.status == .open
+        } : []
         // Keep the typed proposal only when the failed command was a proposal.
         let kept = fields["type"] == "propose" ? fields : [:]
         return try await render(error, context: context) { notice in
             Page.meeting(access, user: context.user, series: series, board: board, notes: notes, present: present, now: now,
-                         notice: notice, fields: kept)
+                         openActions: openActions, notice: notice, fields: kept)
         }
     }
 

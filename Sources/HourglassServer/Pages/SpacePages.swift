@@ -6,8 +6,8 @@ import Hummingbird
 extension HTTPResponse.Status: HTTPStatusLike {}
 
 extension Page {
-    static func space(_ access: SpaceAccess, user: User?, series: [Series], members: [Member], notice: String? = nil,
-                      fields: [String: String] = [:]) -> HTML {
+    static func space(_ access: SpaceAccess, user: User?, series: [Series], members: [Member], actions: [ActionBullet] = [],
+                      notice: String? = nil, fields: [String: String] = [:]) -> HTML {
         let space = access.space
         let seriesList: [HTML] = series.map { s in
             "<li><a href=\"\(Paths.series(space.slug, s.slug))\">\(s.name)</a> <span class=\"muted\">\(s.schedule.summary)</span></li>"
@@ -29,6 +29,11 @@ extension Page {
         <section><h2>Series</h2>
         \((seriesList.isEmpty ? "<p class=\"muted\">No series yet.</p>" : "<ul>\(seriesList)</ul>") as HTML)
         \(HTML.when(user != nil && access.canFacilitate, newSeriesForm(space, fields: fields)))
+        \(exportLinks(Paths.space(space.slug), feed: Paths.space(space.slug) + "/feed.atom"))
+        </section>
+        <section aria-labelledby="actions-title"><h2 id="actions-title">Open action items</h2>
+        \(actionList(actions, space: space, series: Dictionary(series.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+                     empty: "No open action items. Mark a notes bullet with [todo] or ACTION: (or press Ctrl+Enter while editing it) to add one."))
         </section>
         <section><h2>Members</h2>
         <ul>\(memberList)</ul>
@@ -72,12 +77,17 @@ extension Page {
         """
     }
 
-    static func series(_ access: SpaceAccess, user: User?, series: Series, meetings: [Meeting], notice: String? = nil) -> HTML {
+    /// The series and one page of its meetings, newest first, with their topic counts.
+    static func series(_ access: SpaceAccess, user: User?, series: Series, meetings: [Meeting], topicCounts: [UUID: Int] = [:],
+                       page: Int = 0, pages: Int = 1, notice: String? = nil) -> HTML {
         let space = access.space
+        let base = Paths.series(space.slug, series.slug)
         let rows: [HTML] = meetings.map { m in
-            """
+            let topics = topicCounts[m.id] ?? 0
+            return """
             <tr><td><a href="\(Paths.meeting(space.slug, series.slug, m.date))">\(m.date)</a></td>
             <td><span class="status \(m.status.rawValue)">\(m.status.rawValue)</span></td>
+            <td class="num">\(m.status == .skipped ? "" : "\(topics) topic\(topics == 1 ? "" : "s")")</td>
             <td>\(m.skipReason ?? "")</td></tr>
             """
         }
@@ -85,11 +95,13 @@ extension Page {
         return layout(series.name, user: user, notice: notice, """
         <nav class="crumbs" aria-label="Breadcrumb"><a href="/">Spaces</a> › <a href="\(Paths.space(space.slug))">\(space.name)</a> › <span>\(series.name)</span></nav>
         <h1>\(series.name)</h1>
-        \(HTML.when(!series.description.isEmpty, "<p>\(series.description)</p>"))
+        \(HTML.when(!series.description.isEmpty, "<details class=\"series-description\" open><summary>About this series</summary>\(series.description)</details>"))
         <p>\(series.schedule.summary). Time box \(s.timeBoxMinutes) min, then \(s.extensionSteps.map { "+\($0)" }.joined(separator: ", ")) by re-vote.
         \(s.votesPerParticipant) votes each (at most \(s.maxVotesPerTopic) per topic). Tags: \(s.tags.map { "[\($0)]" }.joined(separator: " ")).</p>
-        <table class="meetings"><thead><tr><th scope="col">Date</th><th scope="col">Status</th><th scope="col">Note</th></tr></thead>
+        \(exportLinks(base, feed: base + "/feed.atom", calendar: base + "/calendar.ics"))
+        <table class="meetings"><thead><tr><th scope="col">Date</th><th scope="col">Status</th><th scope="col">Topics</th><th scope="col">Note</th></tr></thead>
         <tbody>\(rows)</tbody></table>
+        \(pager(base, page: page, pages: pages))
         \(HTML.when(user != nil && access.canFacilitate, """
           <form method="post" action="\(Paths.series(space.slug, series.slug))/meetings" class="row">
             \(field("Add a meeting on", name: "date", type: "date"))

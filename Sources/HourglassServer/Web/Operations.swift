@@ -72,7 +72,7 @@ struct Operations: Sendable {
         let name = try Validate.text(fields["name"] ?? "", field: "name", max: 80)
         let rawSlug = (fields["slug"] ?? "").trimmingCharacters(in: .whitespaces)
         let slug = try Validate.slug(rawSlug.isEmpty ? Validate.slugify(name) : rawSlug)
-        guard !["members", "series"].contains(slug) else { throw ValidationError("slug", "\"\(slug)\" is reserved; choose another") }
+        guard !Series.reservedSlugs.contains(slug) else { throw ValidationError("slug", "\"\(slug)\" is reserved; choose another") }
         let description = try Validate.text(fields["description"] ?? "", field: "description", max: 5000, allowEmpty: true, multiline: true)
         let time = try time(fields)
         let schedule = try Schedule(weekday: try int(fields, "weekday", default: 3), hour: time.hour,

@@ -41,6 +41,10 @@ enum Paths {
     static func space(_ slug: String) -> String { "/s/\(slug)" }
     static func series(_ space: String, _ series: String) -> String { "/s/\(space)/\(series)" }
     static func meeting(_ space: String, _ series: String, _ date: LocalDate) -> String { "/s/\(space)/\(series)/\(date)" }
+    static func topic(_ space: String, _ topic: UUID) -> String { "/s/\(space)/topics/\(topic.uuidString.lowercased())" }
+    static func person(_ space: String, _ name: String) -> String {
+        "/s/\(space)/people/" + (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? "")
+    }
     static func apiMeeting(_ space: String, _ series: String, _ date: LocalDate) -> String {
         "/api/spaces/\(space)/series/\(series)/meetings/\(date)"
     }
