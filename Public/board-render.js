@@ -2,6 +2,12 @@
 // so a page looks the same before and after the first live update. Pure: no DOM, testable in node.
 
 /** Escapes text for HTML element and attribute content. */
+/** "[tag] Title (Proposer)", leaving out what an imported topic may lack; the same as Page.topicLabel in Swift. */
+export function topicLabel(topic) {
+  return (topic.tag ? `<span class="tag">[${escapeHTML(topic.tag)}]</span> ` : "") + escapeHTML(topic.title) +
+    (topic.proposerName ? ` <span class="proposer">(${escapeHTML(topic.proposerName)})</span>` : "");
+}
+
 export function escapeHTML(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
@@ -53,8 +59,7 @@ function topicItem(topic, ctx) {
   }
   return `<li class="topic ${escapeHTML(topic.status)}" id="topic-${escapeHTML(topic.id.toLowerCase())}">` +
     `<span class="votes" aria-label="${topic.votes} votes">${topic.votes}</span>` +
-    `<div class="body"><p class="title"><span class="tag">[${escapeHTML(topic.tag)}]</span> ${escapeHTML(topic.title)} ` +
-    `<span class="proposer">(${escapeHTML(topic.proposerName)})</span></p>` +
+    `<div class="body"><p class="title">${topicLabel(topic)}</p>` +
     (topic.description ? `<p class="description">${escapeHTML(topic.description)}</p>` : "") +
     (history ? `<ul class="history" aria-label="Carried over">${history}</ul>` : "") +
     duration + `</div>` + actions + `</li>`;
@@ -87,8 +92,7 @@ export function renderBoard(frame, { commands, now }) {
     const revote = clock.phase === "revote";
     html += `<section id="clock" class="clock ${escapeHTML(clock.phase)}" data-deadline="${clock.deadline}" aria-labelledby="clock-title">` +
       `<h2 id="clock-title">${revote ? "Time is up: keep going?" : "Discussing"}</h2>` +
-      `<p class="current"><span class="tag">[${escapeHTML(current.tag)}]</span> ${escapeHTML(current.title)} ` +
-      `<span class="proposer">(${escapeHTML(current.proposerName)})</span></p>` +
+      `<p class="current">${topicLabel(current)}</p>` +
       `<p class="remaining"><time class="countdown" aria-live="off">${formatRemaining(clock.deadline - now)}</time> left${revote ? " to re-vote" : ""}</p>`;
     if (revote) {
       const t = clock.tally;

@@ -148,7 +148,7 @@ struct Import: AsyncParsableCommand {
         if file == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard let read = FileManager.default.contents(atPath: file) else { throw ArgumentParser.ValidationError("Cannot read \(file)") }
+            guard let read = FileManager.default.contents(atPath: file) else { throw CommandFailure("Cannot read \(file)") }
             data = read
         }
         let configuration = AppConfiguration(dataDirectory: storage.dataDirectory, databaseURL: storage.databaseURL)
@@ -169,13 +169,13 @@ struct Import: AsyncParsableCommand {
             }
         } catch let error as ArchiveImportError {
             bar.finish()
-            throw ArgumentParser.ValidationError("\(file): \(error.description)")
+            throw CommandFailure("\(file): \(error.description)")
         } catch let error as AppError {
             bar.finish()
-            throw ArgumentParser.ValidationError(error.message)
+            throw CommandFailure(error.message)
         } catch let error as StoreError {
             bar.finish()
-            throw ArgumentParser.ValidationError(error.description)
+            throw CommandFailure(error.description)
         }
     }
 }
@@ -228,7 +228,13 @@ struct Export: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data(body.utf8))
             }
         } catch let error as AppError {
-            throw ArgumentParser.ValidationError(error.message)
+            throw CommandFailure(error.message)
         }
     }
+}
+
+/// A command that failed for a reason other than its usage: printed as "Error: …" without the usage text.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

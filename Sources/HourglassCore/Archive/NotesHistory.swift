@@ -80,14 +80,7 @@ public enum WordDiff {
             }
         }
         var pieces: [Piece] = []
-        func add(_ piece: Piece) {
-            switch (pieces.last, piece) {
-            case let (.same(x)?, .same(y)): pieces[pieces.count - 1] = .same(x + y)
-            case let (.added(x)?, .added(y)): pieces[pieces.count - 1] = .added(x + y)
-            case let (.removed(x)?, .removed(y)): pieces[pieces.count - 1] = .removed(x + y)
-            default: pieces.append(piece)
-            }
-        }
+        func add(_ piece: Piece) { merge(piece, into: &pieces) }
         var i = 0, j = 0
         while i < a.count || j < b.count {
             if i < a.count, j < b.count, a[i] == b[j] {
@@ -98,7 +91,55 @@ public enum WordDiff {
                 add(.added(b[j])); j += 1
             }
         }
-        return pieces
+        return readable(pieces)
+    }
+
+    /// Makes a change read as one replacement: spaces kept between two changes join them, each run of
+    /// changes becomes one removal then one addition, and their shared trailing spaces stay unchanged.
+    static func readable(_ pieces: [Piece]) -> [Piece] {
+        var out: [Piece] = []
+        var removed = "", added = ""
+        func flush() {
+            var common = ""
+            while let r = removed.last, let a = added.last, r == a, r.isWhitespace {
+                common = String(r) + common
+                removed.removeLast()
+                added.removeLast()
+            }
+            if !removed.isEmpty { merge(.removed(removed), into: &out) }
+            if !added.isEmpty { merge(.added(added), into: &out) }
+            if !common.isEmpty { merge(.same(common), into: &out) }
+            removed = ""
+            added = ""
+        }
+        for (index, piece) in pieces.enumerated() {
+            switch piece {
+            case let .removed(text): removed += text
+            case let .added(text): added += text
+            case let .same(text):
+                let changing = !(removed.isEmpty && added.isEmpty)
+                let nextChanges = index + 1 < pieces.count && { if case .same = pieces[index + 1] { false } else { true } }()
+                if changing, nextChanges, text.allSatisfy(\.isWhitespace) {
+                    removed += text
+                    added += text
+                } else {
+                    flush()
+                    merge(piece, into: &out)
+                }
+            }
+        }
+        flush()
+        return out
+    }
+
+    /// Appends a piece, joining it to the last one when they are of the same kind.
+    static func merge(_ piece: Piece, into pieces: inout [Piece]) {
+        switch (pieces.last, piece) {
+        case let (.same(x)?, .same(y)): pieces[pieces.count - 1] = .same(x + y)
+        case let (.added(x)?, .added(y)): pieces[pieces.count - 1] = .added(x + y)
+        case let (.removed(x)?, .removed(y)): pieces[pieces.count - 1] = .removed(x + y)
+        default: pieces.append(piece)
+        }
     }
 
     /// Words and the runs of spaces between them.

@@ -67,7 +67,7 @@ extension Page {
             clock = """
             <section id="clock" class="clock \(clockInfo.phase.rawValue)" data-deadline="\(String(clockInfo.deadline))" data-server-now="\(String(now.millis))" aria-labelledby="clock-title">
             <h2 id="clock-title">\(phase)</h2>
-            <p class="current"><span class="tag">[\(current.tag)]</span> \(current.title) <span class="proposer">(\(current.proposerName))</span></p>
+            <p class="current">\(topicLabel(current.tag, current.title, current.proposerName))</p>
             <p class="remaining"><time class="countdown" aria-live="off">\(String(format: "%d:%02d", remaining / 60, remaining % 60))</time> left\(clockInfo.phase == .revote ? " to re-vote" : "")</p>
             \(HTML.when(clockInfo.phase == .revote, """
               <p class="tally">👍 \(clockInfo.tally.up) · 👉 \(clockInfo.tally.sideways) · 👎 \(clockInfo.tally.down)\(clockInfo.nextExtensionMinutes.map { " — a majority of 👍 adds \($0) min" } ?? "")</p>
@@ -99,7 +99,7 @@ extension Page {
             return """
             <li class="topic \(topic.status.rawValue)" id="topic-\(topic.id)">
             <span class="votes" aria-label="\(topic.votes) votes">\(topic.votes)</span>
-            <div class="body"><p class="title"><span class="tag">[\(topic.tag)]</span> \(topic.title) <span class="proposer">(\(topic.proposerName))</span></p>
+            <div class="body"><p class="title">\(topicLabel(topic.tag, topic.title, topic.proposerName))</p>
             \(HTML.when(!topic.description.isEmpty, "<p class=\"description\">\(topic.description)</p>"))
             \(HTML.when(!history.isEmpty, "<ul class=\"history\" aria-label=\"Carried over\">\(history)</ul>"))
             \(discussedFor)
@@ -126,6 +126,11 @@ extension Page {
         \(HTML.when(!carried.isEmpty, "<section class=\"carried\" aria-labelledby=\"carried-title\"><h2 id=\"carried-title\">Carried over to the next meeting</h2><ol class=\"topics\">\(carried.map(topicItem))</ol></section>"))
         <aside class="presence" aria-label="Here now"><h2>Here now</h2><ul>\(presence)</ul></aside>
         """
+    }
+
+    /// "[tag] Title (Proposer)", leaving out what an imported topic may lack; the same as `topicLabel` in `Public/board-render.js`.
+    static func topicLabel(_ tag: String, _ title: String, _ proposer: String) -> HTML {
+        "\(HTML.when(!tag.isEmpty, "<span class=\"tag\">[\(tag)]</span> "))\(title)\(HTML.when(!proposer.isEmpty, " <span class=\"proposer\">(\(proposer))</span>"))"
     }
 
     static func proposeForm(_ settings: SeriesSettings, commands: String, fields: [String: String]) -> HTML {

@@ -7,7 +7,7 @@ enum NotesView {
     /// Sections in reading order: the meeting's own notes, then each topic as the board shows it.
     static func sections(_ board: Board) -> [(id: String, title: String, topic: Topic?)] {
         [(NotesDocument.meetingSection, "Meeting notes", nil)]
-            + board.displayOrder.map { topic in (topic.id.uuidString.lowercased(), "[\(topic.tag)] \(topic.title) (\(topic.proposerName))", topic) }
+            + board.displayOrder.map { topic in (topic.id.uuidString.lowercased(), (topic.tag.isEmpty ? "" : "[\(topic.tag)] ") + topic.title + (topic.proposerName.isEmpty ? "" : " (\(topic.proposerName))"), topic) }
     }
 
     static func html(_ board: Board, document: NotesDocument) -> HTML {
