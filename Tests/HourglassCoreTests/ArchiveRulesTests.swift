@@ -16,6 +16,7 @@ import Testing
         #expect(ActionItem(text: "[todo] due 2023-02-30")?.due == nil)  // not a date: no due date, still an item
         #expect(item.isOwned(by: "Ann Lee") && !item.isOwned(by: "Ann Smith"))
         #expect(ActionItem(text: "[todo] @ann check")!.isOwned(by: "Ann Lee"))
+        #expect(ActionItem(text: "[done] @ana.action write the ADR due 2031-05-01")!.isOwned(by: "Ana Action"))
     }
 
     /// The same cases as Tests/js/action.test.mjs, so the editor's Ctrl+Enter and the server agree.

@@ -503,3 +503,38 @@ def test_the_bullet_being_edited_keeps_focus_when_others_restructure(server, adm
     assert a.page.evaluate("() => document.activeElement?.classList.contains('text')")
     for tab in (a, b):
         tab.assert_clean()
+
+
+def test_ctrl_enter_makes_an_action_item_listed_on_the_space_page(server, admin, make_user, tabs, artifacts_dir):
+    meeting = make_meeting(admin)
+    person = make_user("Ana Action")
+    t = tabs("actions")
+    t.sign_in(person, meeting.page)
+    t.wait_notes()
+    page, kb = t.page, t.page.keyboard
+    t.add_bullet()
+    kb.type("@ana.action write the ADR due 2031-05-01")
+    kb.press("Control+Enter")
+    expect(t.editor()).to_have_value("[todo] @ana.action write the ADR due 2031-05-01")
+    kb.press("Escape")
+    item = t.bullet("[todo] @ana.action write the ADR due 2031-05-01")
+    expect(item).to_have_class(re.compile(r"\baction\b.*\bopen\b"))
+    wait_until(lambda: "write the ADR" in person.client.get(f"/s/{meeting.space}").text, message="the space page's action list")
+    page.locator("#notes").screenshot(path=str(artifacts_dir / "notes-action-item.png"))
+
+    # Ctrl+Enter again closes it ([done]), a third time makes it a plain bullet.
+    item.locator(".text").click()
+    expect(t.editor()).to_be_focused()
+    kb.press("Control+Enter")
+    expect(t.editor()).to_have_value("[done] @ana.action write the ADR due 2031-05-01")
+    kb.press("Control+Enter")
+    expect(t.editor()).to_have_value("@ana.action write the ADR due 2031-05-01")
+    kb.press("Control+Enter")
+    kb.press("Control+Enter")
+    kb.press("Escape")
+    expect(t.bullet("[done] @ana.action write the ADR due 2031-05-01")).to_have_class(re.compile(r"\bdone\b"))
+    # The server has the last state once the person page lists the item as done (the open list empties earlier,
+    # while the plain intermediate state is stored).
+    wait_until(lambda: "Done (1)" in person.client.get(f"/s/{meeting.space}/people/Ana%20Action").text, message="the done item")
+    assert "write the ADR" not in person.client.get(f"/s/{meeting.space}").text
+    t.assert_clean()
