@@ -9,9 +9,13 @@ struct BoardWrites {
     var topics: [Topic]
     var votes: [VoteRow]
     var deletedVotes: [Board.VoteKey]
+    /// Written in the same transaction: "notes are ready" when the meeting ended.
+    var events: [NotifyEvent]
+    /// Proposers watch their new topics (unless they turned that watch off before).
+    var watches: [Watch]
 
     /// Nil when nothing differs (then nothing is written and `seq` stays).
-    init?(old: Board, new: Board) {
+    init?(old: Board, new: Board, now: Date) {
         guard new != old else { return nil }
         board = new
         board.meeting.seq = old.meeting.seq + 1
@@ -28,6 +32,12 @@ struct BoardWrites {
         }
         self.votes = votes
         deletedVotes = deleted
+        let m = new.meeting
+        events = old.meeting.status != .ended && m.status == .ended
+            ? [NotifyEvent(kind: .notesReady, spaceID: m.spaceID, meetingID: m.id, at: now)] : []
+        watches = new.topics.filter { oldTopics[$0.id] == nil }.compactMap { topic in
+            topic.proposerID.map { Watch(userID: $0, kind: .topic, targetID: topic.id, spaceID: m.spaceID, automatic: true, createdAt: now) }
+        }
     }
 }
 

@@ -84,7 +84,8 @@ public struct PostgresStore: HourglassStore {
     func write<T: Encodable>(_ value: T, into table: PostgresTable, upsert: Bool = false, ignoreExisting: Bool = false,
                              extra: [String: String] = [:], on connection: PostgresConnection? = nil) async throws -> Bool {
         let json = try Self.json(value, adding: extra)
-        let conflict = upsert ? table.upsertClause : ignoreExisting ? "ON CONFLICT DO NOTHING" : ""
+        let written = upsert ? ((try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?.keys.sorted() ?? []) : []
+        let conflict = upsert ? table.upsertClause(columns: written) : ignoreExisting ? "ON CONFLICT DO NOTHING" : ""
         let query: PostgresQuery = """
             INSERT INTO \(unescaped: table.name) SELECT * FROM jsonb_populate_record(NULL::\(unescaped: table.name), \(json)::jsonb) \(unescaped: conflict) RETURNING 1::int8
             """
@@ -312,8 +313,10 @@ public struct PostgresStore: HourglassStore {
             let next = new.closesMeeting(from: old) ? try await nextBoard(after: new.meeting, now: now, on: connection) : nil
             var saved: [Board] = []
             for pair in boardChanges(old: old, new: new, next: next, now: now) {
-                guard let writes = BoardWrites(old: pair.old, new: pair.new) else { continue }
+                guard let writes = BoardWrites(old: pair.old, new: pair.new, now: now) else { continue }
                 try await write(writes.board.meeting, into: .meetings, upsert: true, on: connection)
+                for event in writes.events { try await write(event, into: .table(NotifyEvent.self), on: connection) }
+                for watch in writes.watches { try await write(watch, into: .table(Watch.self), ignoreExisting: true, on: connection) }
                 for topic in writes.topics { try await write(topic, into: .topics, upsert: true, on: connection) }
                 for row in writes.votes { try await write(row, into: .votes, upsert: true, on: connection) }
                 for key in writes.deletedVotes {
@@ -367,11 +370,11 @@ public struct PostgresStore: HourglassStore {
         let id = meetingID.uuidString
         return try await transaction { connection in
             // Locking the meeting row orders every notes commit of this meeting, across instances.
-            var found = 0
-            for try await (value) in try await connection.query("SELECT 1::int8 FROM meetings WHERE id = \(id) AND space_id = \(spaceID.uuidString) FOR UPDATE", logger: logger).decode(Int.self) {
-                found = value
+            var status: MeetingStatus?
+            for try await (value) in try await connection.query("SELECT status FROM meetings WHERE id = \(id) AND space_id = \(spaceID.uuidString) FOR UPDATE", logger: logger).decode(String.self) {
+                status = MeetingStatus(rawValue: value)
             }
-            guard found == 1 else { throw StoreError.notFound("No such meeting") }
+            guard let status else { throw StoreError.notFound("No such meeting") }
             var stored = 0
             for try await (value) in try await connection.query("SELECT seq FROM notes_heads WHERE meeting_id = \(id)", logger: logger).decode(Int.self) {
                 stored = value
@@ -387,6 +390,12 @@ public struct PostgresStore: HourglassStore {
                     INSERT INTO notes_heads (meeting_id, seq) VALUES (\(id), \(last)) ON CONFLICT (meeting_id) DO UPDATE SET seq = EXCLUDED.seq
                     """, logger: logger)
                 try await connection.query("SELECT pg_notify(\(Self.channel), \("notes \(spaceID.uuidString) \(id) \(last)"))", logger: logger)
+            }
+            let effects = commit.sideEffects(spaceID: spaceID, meetingID: meetingID, status: status, now: commit.entries.last?.at ?? Date())
+            for watch in effects.watches { try await write(watch, into: .table(Watch.self), ignoreExisting: true, on: connection) }
+            if let digest = effects.digest {
+                try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO notes_digests (meeting_id, space_id, from_seq, to_seq, last_change_at) VALUES ($1, $2, $3, $4, $5) " + digestUpsertSQL,
+                                                         binds: try Self.binds([.uuid(meetingID), .uuid(spaceID), .int(digest.fromSeq), .int(digest.toSeq), .date(digest.lastChangeAt)])), logger: logger)
             }
             return commit
         }
@@ -605,6 +614,72 @@ public struct PostgresStore: HourglassStore {
     }
 }
 
+extension PostgresStore {
+    static func binds(_ values: [StoreValue]) throws -> PostgresBindings {
+        var binds = PostgresBindings()
+        for value in values {
+            switch value {
+            case let .text(s): binds.append(s)
+            case let .int(i): binds.append(i)
+            case let .double(d): binds.append(d)
+            case let .bool(b): binds.append(b)
+            case let .uuid(u): binds.append(u.uuidString)
+            case let .date(d): binds.append(d.timeIntervalSince1970)
+            case .null: binds.appendNull()
+            }
+        }
+        return binds
+    }
+
+    public func rows<R: StoredRow>(_ type: R.Type, where filters: [RowFilter], order: [(String, Bool)], limit: Int?) async throws -> [R] {
+        let (clause, values) = whereClause(filters, placeholder: { "$\($0 + 1)" })
+        let sql = "SELECT row_to_json(t)::text FROM \(R.databaseTableName) t\(clause)\(orderClause(order))\(limit.map { " LIMIT \($0)" } ?? "")"
+        return try await fetch(R.self, PostgresQuery(unsafeSQL: sql, binds: try Self.binds(values)))
+    }
+
+    public func count(_ table: String, where filters: [RowFilter]) async throws -> Int {
+        let (clause, values) = whereClause(filters, placeholder: { "$\($0 + 1)" })
+        return try await count(PostgresQuery(unsafeSQL: "SELECT count(*)::int8 FROM \(checkedColumn(table))\(clause)", binds: try Self.binds(values)))
+    }
+
+    @discardableResult
+    public func write(_ writes: [RowWrite]) async throws -> [Int] {
+        try await transaction { connection in
+            var counts: [Int] = []
+            for write in writes {
+                switch write {
+                case let .insert(row, ifAbsent):
+                    counts.append(try await self.insert(row, ifAbsent: ifAbsent, upsert: false, on: connection) ? 1 : 0)
+                case let .upsert(row):
+                    counts.append(try await self.insert(row, ifAbsent: false, upsert: true, on: connection) ? 1 : 0)
+                case let .update(table, set, filters):
+                    let columns = set.keys.sorted()
+                    let (clause, values) = whereClause(filters, placeholder: { "$\($0 + 1 + columns.count)" })
+                    let assignments = columns.enumerated().map { "\(checkedColumn($1)) = $\($0 + 1)" }.joined(separator: ", ")
+                    let query = PostgresQuery(unsafeSQL: "UPDATE \(checkedColumn(table)) SET \(assignments)\(clause) RETURNING 1::int8",
+                                              binds: try Self.binds(columns.map { set[$0]! } + values))
+                    counts.append(try await Self.rowCount(connection.query(query, logger: logger)))
+                case let .delete(table, filters):
+                    let (clause, values) = whereClause(filters, placeholder: { "$\($0 + 1)" })
+                    let query = PostgresQuery(unsafeSQL: "DELETE FROM \(checkedColumn(table))\(clause) RETURNING 1::int8", binds: try Self.binds(values))
+                    counts.append(try await Self.rowCount(connection.query(query, logger: logger)))
+                }
+            }
+            return counts
+        }
+    }
+
+    static func rowCount(_ rows: PostgresRowSequence) async throws -> Int {
+        var n = 0
+        for try await _ in rows { n += 1 }
+        return n
+    }
+
+    private func insert<R: StoredRow>(_ row: R, ifAbsent: Bool, upsert: Bool, on connection: PostgresConnection) async throws -> Bool {
+        try await write(row, into: .table(R.self), upsert: upsert, ignoreExisting: ifAbsent, on: connection)
+    }
+}
+
 /// A table written through `jsonb_populate_record`, with what an upsert replaces.
 struct PostgresTable: Sendable {
     var name: String
@@ -612,9 +687,15 @@ struct PostgresTable: Sendable {
     var columns: [String]
     var duplicateMessage: String
 
-    var upsertClause: String {
-        let updates = columns.filter { !key.contains($0) }.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
-        return "ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET \(updates)"
+    /// The table of a generic row type; an upsert replaces every column but the key.
+    static func table<R: StoredRow>(_ type: R.Type) -> PostgresTable {
+        PostgresTable(name: R.databaseTableName, key: R.keyColumns, columns: [], duplicateMessage: "That \(R.databaseTableName) row exists already")
+    }
+
+    /// `ON CONFLICT (key) DO UPDATE SET …` for these columns (the table's own list when it has one).
+    func upsertClause(columns written: [String]) -> String {
+        let updates = (columns.isEmpty ? written : columns).filter { !key.contains($0) }.map { "\(checkedColumn($0)) = EXCLUDED.\($0)" }
+        return "ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET \(updates.joined(separator: ", "))"
     }
 
     static let users = PostgresTable(name: "users", key: ["id"], columns: ["id", "email", "name", "is_admin", "password_hash", "created_at"],

@@ -199,6 +199,7 @@ enum PostgresMigrations {
         CREATE INDEX topics_proposer ON topics (lower(proposer_name));
         CREATE INDEX bullets_action ON bullets (meeting_id) WHERE NOT deleted AND (text LIKE '[todo]%' OR text LIKE 'ACTION:%');
         """),
+        ("v6-notify", notifyTablesSQL.replacingOccurrences(of: "DOUBLE", with: "DOUBLE PRECISION")),
     ]
 
     static func run(_ target: PostgresTarget, logger: Logger) async throws {

@@ -194,6 +194,9 @@ public struct SQLiteStore: HourglassStore {
                 CREATE INDEX bullets_action ON bullets (meeting_id) WHERE NOT deleted AND (text LIKE '[todo]%' OR text LIKE 'ACTION:%');
                 """)
         }
+        migrator.registerMigration("v6-notify") { db in
+            try db.execute(sql: notifyTablesSQL)
+        }
         return migrator
     }
 
@@ -418,8 +421,10 @@ public struct SQLiteStore: HourglassStore {
             let new = try old.apply(command, by: actor, at: now)
             let next = new.closesMeeting(from: old) ? try Self.nextBoard(after: new.meeting, now: now, db) : nil
             return try boardChanges(old: old, new: new, next: next, now: now).compactMap { pair in
-                guard let writes = BoardWrites(old: pair.old, new: pair.new) else { return nil }
+                guard let writes = BoardWrites(old: pair.old, new: pair.new, now: now) else { return nil }
                 try writes.board.meeting.save(db)
+                for event in writes.events { try event.insert(db) }
+                for watch in writes.watches { try watch.insert(db, onConflict: .ignore) }
                 for topic in writes.topics { try topic.upsert(db) }
                 for row in writes.votes { try row.upsert(db) }
                 for key in writes.deletedVotes {
@@ -475,7 +480,7 @@ extension SQLiteStore {
                             _ decide: @Sendable ([NoteEntry]) throws -> NotesCommit) async throws -> NotesCommit {
         try await writer.write { db in
             let id = meetingID.lowercased
-            guard try Meeting.filter(Column("id") == id && Column("space_id") == spaceID.lowercased).fetchCount(db) == 1 else {
+            guard let meeting = try Meeting.filter(Column("id") == id && Column("space_id") == spaceID.lowercased).fetchOne(db) else {
                 throw StoreError.notFound("No such meeting")
             }
             let stored = try Int.fetchOne(db, sql: "SELECT seq FROM notes_heads WHERE meeting_id = ?", arguments: [id]) ?? 0
@@ -487,6 +492,12 @@ extension SQLiteStore {
             if let last = commit.entries.last?.seq {
                 try db.execute(sql: "INSERT INTO notes_heads (meeting_id, seq) VALUES (?, ?) ON CONFLICT (meeting_id) DO UPDATE SET seq = excluded.seq",
                                arguments: [id, last])
+            }
+            let effects = commit.sideEffects(spaceID: spaceID, meetingID: meetingID, status: meeting.status, now: commit.entries.last?.at ?? Date())
+            for watch in effects.watches { try watch.insert(db, onConflict: .ignore) }
+            if let digest = effects.digest {
+                try db.execute(sql: "INSERT INTO notes_digests (meeting_id, space_id, from_seq, to_seq, last_change_at) VALUES (?, ?, ?, ?, ?) " + digestUpsertSQL,
+                               arguments: [id, spaceID.lowercased, digest.fromSeq, digest.toSeq, digest.lastChangeAt.timeIntervalSince1970])
             }
             return commit
         }
@@ -600,6 +611,54 @@ extension SQLiteStore {
     /// Bullet texts that may be action items (`ActionItem` decides), as SQL shared by both stores.
     static let actionCondition = (ActionItem.openMarkers + ActionItem.doneMarkers)
         .map { "lower(ltrim(b.text)) LIKE '\($0)%'" }.joined(separator: " OR ")
+
+    static func bind(_ value: StoreValue) -> (any DatabaseValueConvertible)? {
+        switch value {
+        case let .text(s): s
+        case let .int(i): i
+        case let .double(d): d
+        case let .bool(b): b
+        case let .uuid(u): u.lowercased
+        case let .date(d): d.timeIntervalSince1970
+        case .null: nil
+        }
+    }
+
+    public func rows<R: StoredRow>(_ type: R.Type, where filters: [RowFilter], order: [(String, Bool)], limit: Int?) async throws -> [R] {
+        let (clause, values) = whereClause(filters, placeholder: { _ in "?" })
+        let sql = "SELECT * FROM \(R.databaseTableName)\(clause)\(orderClause(order))\(limit.map { " LIMIT \($0)" } ?? "")"
+        return try await writer.read { db in try R.fetchAll(db, sql: sql, arguments: StatementArguments(values.map(Self.bind))) }
+    }
+
+    public func count(_ table: String, where filters: [RowFilter]) async throws -> Int {
+        let (clause, values) = whereClause(filters, placeholder: { _ in "?" })
+        return try await writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM \(checkedColumn(table))\(clause)", arguments: StatementArguments(values.map(Self.bind))) ?? 0
+        }
+    }
+
+    @discardableResult
+    public func write(_ writes: [RowWrite]) async throws -> [Int] {
+        try await writer.write { db in
+            try writes.map { write in
+                switch write {
+                case let .insert(row, ifAbsent):
+                    try row.insert(db, onConflict: ifAbsent ? .ignore : .abort)
+                case let .upsert(row):
+                    try row.insert(db, onConflict: .replace)
+                case let .update(table, set, filters):
+                    let columns = set.keys.sorted()
+                    let (clause, values) = whereClause(filters, placeholder: { _ in "?" })
+                    try db.execute(sql: "UPDATE \(checkedColumn(table)) SET \(columns.map { "\(checkedColumn($0)) = ?" }.joined(separator: ", "))\(clause)",
+                                   arguments: StatementArguments(columns.map { Self.bind(set[$0]!) } + values.map(Self.bind)))
+                case let .delete(table, filters):
+                    let (clause, values) = whereClause(filters, placeholder: { _ in "?" })
+                    try db.execute(sql: "DELETE FROM \(checkedColumn(table))\(clause)", arguments: StatementArguments(values.map(Self.bind)))
+                }
+                return db.changesCount
+            }
+        }
+    }
 
     public func savePresence(instanceID: UUID, spaceID: UUID, meetingID: UUID, names: [String], now: Date) async throws {
         let json = String(decoding: try JSONEncoder().encode(names), as: UTF8.self)

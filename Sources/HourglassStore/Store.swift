@@ -116,6 +116,14 @@ public protocol HourglassStore: Sendable {
     /// Bullets of a space marked as action items (open or done), oldest meeting first.
     func actionBullets(spaceID: UUID) async throws -> [ActionBullet]
 
+    // MARK: Rows
+    /// Rows of a table matching every filter (the generic access `NotifyStore` is built on).
+    func rows<R: StoredRow>(_ type: R.Type, where filters: [RowFilter], order: [(String, Bool)], limit: Int?) async throws -> [R]
+    func count(_ table: String, where filters: [RowFilter]) async throws -> Int
+    /// Applies the writes in one transaction and returns how many rows each one changed.
+    @discardableResult
+    func write(_ writes: [RowWrite]) async throws -> [Int]
+
     // MARK: Presence across instances
     /// Records who has a meeting open on one server instance (an empty list removes the row).
     /// On PostgreSQL this also tells the other instances to re-read the meeting's presence.

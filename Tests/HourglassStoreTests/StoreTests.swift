@@ -378,3 +378,90 @@ struct Seeded {
         }
     }
 }
+
+@Suite struct NotifyStoreTests {
+    @Test(arguments: Backend.available) func watchesCommentsEventsAndDeliveries(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store, visibility: .public)
+            let store = s.store
+            // Proposing watches the topic automatically; unwatching mutes it for good.
+            let topic = try await s.run(.propose(tag: "quest", title: "Event bus", description: ""), by: s.participant)[0].topics[0]
+            #expect(try await store.watchState(userID: s.ann.id, .topic, topic.id)?.automatic == true)
+            try await store.unwatch(userID: s.ann.id, .topic, topic.id, spaceID: s.space.id, now: t0)
+            try await store.addComment(Comment(spaceID: s.space.id, meetingID: s.meeting.id, topicID: topic.id, bulletID: nil, parentID: nil,
+                                               authorID: s.ann.id, authorName: "Ann", body: "Ping @olga", createdAt: t0))
+            #expect(try await store.watchState(userID: s.ann.id, .topic, topic.id)?.muted == true)
+            try await store.watch(userID: s.owner.id, .series, s.series.id, spaceID: s.space.id, now: t0)
+            let watchers = try await store.watchers(of: [(.topic, topic.id), (.series, s.series.id), (.space, s.space.id)])
+            #expect(Set(watchers.filter { !$0.muted }.map(\.userID)) == [s.owner.id])
+
+            // The comment's event waits for the fan-out, which is idempotent.
+            let events = try await store.pendingEvents(limit: 10)
+            #expect(events.map(\.kind) == [.comment])
+            let item = InboxItem(id: UUID(), userID: s.owner.id, spaceID: s.space.id, eventID: events[0].id, title: "t", body: "b", link: "/", createdAt: t0)
+            let mail = Delivery(key: "comment:\(events[0].id):\(s.owner.id):email", kind: .email, spaceID: s.space.id, userID: s.owner.id,
+                                webhookID: nil, destination: s.owner.email, subject: "s", text: "t", html: "h", payload: "", createdAt: t0)
+            try await store.fanOut(events[0], inbox: [item], deliveries: [mail], now: t0)
+            var again = item
+            again.id = UUID()
+            try await store.fanOut(events[0], inbox: [again], deliveries: [Delivery(key: mail.key, kind: .email, spaceID: s.space.id, userID: s.owner.id, webhookID: nil,
+                                                                                     destination: s.owner.email, subject: "s", text: "t", html: "h", payload: "", createdAt: t0)], now: t0)
+            #expect(try await store.pendingEvents(limit: 10).isEmpty)
+            #expect(try await store.unreadCount(userID: s.owner.id) == 1)
+            try await store.markRead(userID: s.owner.id, ids: nil, now: t0)
+            #expect(try await store.unreadCount(userID: s.owner.id) == 0)
+
+            // One worker claims a delivery; failures back off and end dead.
+            var due = try await store.dueDeliveries(now: t0, limit: 10)
+            #expect(due.count == 1)
+            #expect(try await store.claim(due[0], until: t0 + 60))
+            #expect(try await !store.claim(due[0], until: t0 + 60))
+            for attempt in 0..<Delivery.maxAttempts {
+                var d = try #require(try await store.deliveries(key: mail.key).first)
+                d.attempts = attempt
+                try await store.markFailed(d, error: "421 try later", now: t0)
+            }
+            due = try await store.dueDeliveries(now: t0 + 86400 * 30, limit: 10)
+            #expect(due.isEmpty)
+            #expect(try await store.deliveries(spaceID: s.space.id, state: .dead, limit: 10).count == 1)
+
+            // Comments are edited by their author only, with history.
+            let comment = try #require(try await store.comments(meetingID: s.meeting.id).first)
+            await #expect(throws: StoreError.self) { try await store.editComment(id: comment.id, authorID: s.owner.id, body: "x", now: t0) }
+            let edited = try await store.editComment(id: comment.id, authorID: s.ann.id, body: "Ping @olga, again", now: t0 + 5)
+            #expect(edited.body == "Ping @olga, again")
+            #expect(try await store.commentEdits(commentID: comment.id).map(\.body) == ["Ping @olga"])
+            #expect(try await store.secret(named: "x") == store.secret(named: "x"))
+        }
+    }
+
+    @Test(arguments: Backend.available) func editsAfterTheMeetingGatherIntoOneDigest(_ backend: Backend) async throws {
+        try await withStore(backend) { tmp in
+            let s = try await Seeded(tmp.store, visibility: .public)
+            try await s.run(.endMeeting, by: s.facilitator, at: t0 + 10)
+            #expect(try await s.store.pendingEvents(limit: 10).map(\.kind) == [.notesReady])
+            func edit(_ seq: Int, at: Date) async throws {
+                _ = try await s.store.commitNotes(spaceID: s.space.id, meetingID: s.meeting.id, knownSeq: seq - 1) { _ in
+                    NotesCommit(entries: [NoteEntry(seq: seq, client: "c", clientSeq: seq, userID: s.ann.id,
+                                                    change: .create(bullet: "b\(seq)", parent: "meeting", order: "V\(seq)", text: "late \(seq)"), at: at)],
+                                bullets: [Bullet(id: "b\(seq)", parent: "meeting", order: "V\(seq)", text: "late \(seq)")])
+                }
+            }
+            try await edit(1, at: t0 + 100)
+            try await edit(2, at: t0 + 200)
+            // Editing watches the meeting.
+            #expect(try await s.store.watchState(userID: s.ann.id, .meeting, s.meeting.id)?.automatic == true)
+            #expect(try await s.store.quietDigests(before: t0 + 150).isEmpty)
+            let digest = try #require(try await s.store.quietDigests(before: t0 + 800).first)
+            #expect(digest.fromSeq == 1 && digest.toSeq == 2)
+            try await edit(3, at: t0 + 900)  // arrives between reading and closing the digest
+            try await s.store.closeDigest(digest, now: t0 + 901)
+            let rest = try #require(try await s.store.quietDigests(before: t0 + 2000).first)
+            #expect(rest.fromSeq == 3 && rest.toSeq == 3)
+            try await s.store.closeDigest(rest, now: t0 + 2001)
+            #expect(try await s.store.quietDigests(before: t0 + 9000).isEmpty)
+            let events = try await s.store.pendingEvents(limit: 10).filter { $0.kind == .notesChanged }
+            #expect(events.map { [$0.fromSeq!, $0.toSeq!] } == [[1, 2], [3, 3]])
+        }
+    }
+}
