@@ -30,11 +30,14 @@ public struct AppConfiguration: Sendable {
     public var now: @Sendable () -> Date
     /// Receives the setup link when the database has no account yet.
     public var onSetupLink: @Sendable (String) -> Void
+    /// Email, quiet period of edit digests, webhook rules.
+    public var notify: NotifyConfiguration
 
     public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "hourglass-data", databaseURL: String? = nil,
                 publicDirectory: String = AppConfiguration.defaultPublicDirectory(), publicURL: String? = nil,
                 bcryptCost: UInt8 = 12, logLevel: Logger.Level = .info, timerInterval: Duration = .milliseconds(200),
-                now: @escaping @Sendable () -> Date = { Date() }, onSetupLink: @escaping @Sendable (String) -> Void = { _ in }) {
+                now: @escaping @Sendable () -> Date = { Date() }, onSetupLink: @escaping @Sendable (String) -> Void = { _ in },
+                notify: NotifyConfiguration = NotifyConfiguration()) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -46,6 +49,7 @@ public struct AppConfiguration: Sendable {
         self.timerInterval = timerInterval
         self.now = now
         self.onSetupLink = onSetupLink
+        self.notify = notify
     }
 
     /// `HOURGLASS_PUBLIC_DIR`, else `Public/` in the working directory, else the one in the source tree.
@@ -70,6 +74,7 @@ struct AppServices: Sendable {
     let notes: NotesRooms
     let committer: NotesCommitter
     let archive: ArchiveService
+    let notify: NotifyConfiguration
     /// Set when several instances may serve the same meetings (PostgreSQL).
     let presence: PresenceRelay?
     let now: @Sendable () -> Date
@@ -87,6 +92,7 @@ struct AppServices: Sendable {
         resolver = Resolver(store: store)
         committer = NotesCommitter()
         archive = ArchiveService(store: store, now: now, baseURL: configuration.baseURL)
+        notify = configuration.notify
         live = LiveSocket(boards: boards, notes: notes, committer: committer, presence: presence)
     }
 }
@@ -152,6 +158,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     }
     PageController(app: services).addRoutes(to: router)
     APIController(app: services).addRoutes(to: router)
+    NotifyController(app: services).addRoutes(to: router)
 
     var app = Application(
         router: router,
@@ -171,6 +178,8 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         app.addServices(PresenceHeartbeat(relay: relay))
     }
     app.addServices(services.committer)
+    app.addServices(NotificationService(store: store, configuration: configuration.notify, baseURL: configuration.baseURL,
+                                        now: configuration.now, logger: logger))
     app.addServices(SetupAnnouncer(store: store, configuration: configuration, logger: logger))
     app.addServices(TimerService(boards: services.boards, interval: configuration.timerInterval, logger: logger))
     return app

@@ -21,7 +21,14 @@ public struct RowFilter: Sendable {
     public var op: Op
     public var values: [StoreValue]
 
+    public init(column: String, op: Op, values: [StoreValue]) {
+        self.column = column
+        self.op = op
+        self.values = values
+    }
+
     public static func eq(_ column: String, _ value: StoreValue) -> RowFilter { RowFilter(column: column, op: .eq, values: [value]) }
+    public static func ge(_ column: String, _ value: StoreValue) -> RowFilter { RowFilter(column: column, op: .ge, values: [value]) }
     public static func le(_ column: String, _ value: StoreValue) -> RowFilter { RowFilter(column: column, op: .le, values: [value]) }
     public static func lt(_ column: String, _ value: StoreValue) -> RowFilter { RowFilter(column: column, op: .lt, values: [value]) }
     public static func isNull(_ column: String) -> RowFilter { RowFilter(column: column, op: .isNull, values: []) }
@@ -251,3 +258,7 @@ extension NotesCommit {
 
 /// Adds edits to a meeting's digest: the first sequence number stays, the last and the time move on.
 let digestUpsertSQL = "ON CONFLICT (meeting_id) DO UPDATE SET to_seq = excluded.to_seq, last_change_at = excluded.last_change_at"
+
+extension Meeting: StoredRow { public static let keyColumns = ["id"] }
+extension Topic: StoredRow { public static let keyColumns = ["id"] }
+extension Series: StoredRow { public static let keyColumns = ["id"] }

@@ -33,11 +33,35 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
     @Option(name: .customLong("bcrypt-cost"), help: .hidden) var bcryptCost: UInt8 = 12
+    @Option(name: .customLong("smtp-host"), help: "SMTP server for email notifications (env HOURGLASS_SMTP_HOST); none: no email.")
+    var smtpHost: String? = ProcessInfo.processInfo.environment["HOURGLASS_SMTP_HOST"]
+    @Option(name: .customLong("smtp-port"), help: "SMTP port (env HOURGLASS_SMTP_PORT).")
+    var smtpPort: Int = Int(ProcessInfo.processInfo.environment["HOURGLASS_SMTP_PORT"] ?? "") ?? 25
+    @Option(name: .customLong("smtp-from"), help: "Sender of notification email (env HOURGLASS_SMTP_FROM).")
+    var smtpFrom: String = ProcessInfo.processInfo.environment["HOURGLASS_SMTP_FROM"] ?? "Hourglass <hourglass@localhost>"
+    @Option(name: .customLong("notes-quiet-minutes"), help: "Edits after a meeting are sent as one digest once the notes were quiet this long.")
+    var quietMinutes: Double = Double(ProcessInfo.processInfo.environment["HOURGLASS_NOTES_QUIET_MINUTES"] ?? "") ?? 10
+    @Option(name: .customLong("reminder-minutes"), help: "Watchers of a series get the agenda this long before a meeting (0: no reminders).")
+    var reminderMinutes: Double = 60
+    @Option(name: .customLong("agenda-delay-minutes"), help: "New proposals are gathered this long before watchers hear about them (once a day at most).")
+    var agendaDelayMinutes: Double = 10
+    @Option(name: .customLong("daily-digest-hour"), help: "Hour (UTC) after which daily email digests go out.")
+    var dailyDigestHour: Int = 7
+    @Flag(name: .customLong("allow-private-webhooks"), help: "Let webhooks call loopback, private and link-local addresses.")
+    var allowPrivateWebhooks = ProcessInfo.processInfo.environment["HOURGLASS_ALLOW_PRIVATE_WEBHOOKS"] == "1"
+    @Option(name: .customLong("notify-interval-ms"), help: .hidden) var notifyIntervalMs: Int = 1000
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardOutput(label: $0) }
+        guard quietMinutes >= 0, reminderMinutes >= 0, agendaDelayMinutes >= 0, (0...23).contains(dailyDigestHour), (10...60_000).contains(notifyIntervalMs) else {
+            throw ArgumentParser.ValidationError("--notes-quiet-minutes and --reminder-minutes must not be negative")
+        }
+        let notify = NotifyConfiguration(smtp: smtpHost.map { SMTPConfiguration(host: $0, port: smtpPort, from: smtpFrom) },
+                                         quietPeriod: quietMinutes * 60, allowPrivateWebhooks: allowPrivateWebhooks,
+                                         reminderLead: reminderMinutes * 60, dailyDigestHour: dailyDigestHour, agendaDelay: agendaDelayMinutes * 60,
+                                         interval: .milliseconds(notifyIntervalMs))
         let configuration = AppConfiguration(host: host, port: port, dataDirectory: storage.dataDirectory, databaseURL: storage.databaseURL, publicURL: publicURL,
-                                             bcryptCost: bcryptCost, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+                                             bcryptCost: bcryptCost, logLevel: Logger.Level(rawValue: logLevel) ?? .info, notify: notify)
         try await buildApplication(configuration).runService()
     }
 }

@@ -209,10 +209,11 @@ def unique_email(prefix: str = "user") -> str:
 class Server:
     """One `hourglass serve` process: SQLite under `data_dir`, or PostgreSQL when `database` is a URL."""
 
-    def __init__(self, binary: Path, data_dir: Path, database: str | None = None):
+    def __init__(self, binary: Path, data_dir: Path, database: str | None = None, extra_args: list[str] | None = None):
         self.binary = binary
         self.data_dir = data_dir
         self.database = database
+        self.extra_args = extra_args or []
         self.host = "127.0.0.1"
         self.port = 0
         self.process: subprocess.Popen | None = None
@@ -238,7 +239,7 @@ class Server:
         env.pop("HOURGLASS_DATABASE_URL", None)
         storage = ["--database", self.database] if self.database else ["--data-dir", str(self.data_dir)]
         self.process = retry_busy_binary(lambda: subprocess.Popen(
-            [str(self.binary), "serve", *storage, "--port", str(self.port), "--host", self.host, "--bcrypt-cost", "4"],
+            [str(self.binary), "serve", *storage, "--port", str(self.port), "--host", self.host, "--bcrypt-cost", "4", *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(self.data_dir), text=True, bufsize=1))
         threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
 
@@ -480,8 +481,8 @@ def start_server(tmp_data_dir: Path):
     """Starts servers (SQLite under a directory, or PostgreSQL) that are stopped after the test."""
     started: list[Server] = []
 
-    def start(data_dir: Path | None = None, database: str | None = None, wait: bool = True) -> Server:
-        instance = Server(wait_for_binary(), data_dir or tmp_data_dir, database)
+    def start(data_dir: Path | None = None, database: str | None = None, wait: bool = True, extra_args: list[str] | None = None) -> Server:
+        instance = Server(wait_for_binary(), data_dir or tmp_data_dir, database, extra_args)
         started.append(instance)
         if wait:
             instance.start()

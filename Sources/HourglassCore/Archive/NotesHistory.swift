@@ -21,8 +21,9 @@ public enum NotesHistory {
         public var after: String
     }
 
-    /// Revisions of the entries, newest first. `gap` joins a person's keystrokes into one revision.
-    public static func revisions(_ entries: [NoteEntry], gap: TimeInterval = 300) -> [Revision] {
+    /// Revisions of the entries, newest first. `gap` joins a person's keystrokes into one revision;
+    /// entries before `firstSeq` only give the texts the later revisions start from.
+    public static func revisions(_ entries: [NoteEntry], gap: TimeInterval = 300, from firstSeq: Int = 0) -> [Revision] {
         var texts: [String: String] = [:]
         var out: [Revision] = []
         for entry in entries {
@@ -42,6 +43,7 @@ public enum NotesHistory {
                 if let known = before, let applied = try? op.apply(known) { texts[id] = applied } else { texts[id] = nil }
             }
             let after = texts[id] ?? ""
+            guard entry.seq >= firstSeq else { continue }
             if var last = out.last, last.bulletID == id, last.userID == entry.userID, entry.at.timeIntervalSince(last.to) < gap,
                last.kind == kind || (last.kind == .created && kind == .edited) {
                 last.lastSeq = entry.seq

@@ -29,7 +29,7 @@ extension Page {
     }
 
     static func topic(_ access: SpaceAccess, user: User?, ref: TopicRef, series: Series, votes: Int, notes: NotesDocument,
-                      related: [TopicHistory.Match], seriesByID: [UUID: Series]) -> HTML {
+                      related: [TopicHistory.Match], seriesByID: [UUID: Series], comments: [Comment] = [], watching: Bool = false) -> HTML {
         let space = access.space
         let t = ref.topic
         let meeting = Paths.meeting(space.slug, series.slug, ref.meetingDate)
@@ -47,10 +47,16 @@ extension Page {
         <nav class="crumbs" aria-label="Breadcrumb"><a href="/">Spaces</a> › <a href="\(Paths.space(space.slug))">\(space.name)</a> › <a href="\(Paths.series(space.slug, series.slug))">\(series.name)</a> › <a href="\(meeting)">\(ref.meetingDate)</a></nav>
         <article class="topic-page">
         <h1 id="topic-\(section)">\(HTML.when(!t.tag.isEmpty, "<span class=\"tag\">[\(t.tag)]</span> "))\(t.title)</h1>
+        <p>\(watchButton(space.slug, .topic, t.id, watching: watching, next: Paths.topic(space.slug, t.id), user: user))</p>
         <p class="muted">\(HTML.when(!t.proposerName.isEmpty, "Proposed by <a href=\"\(Paths.person(space.slug, t.proposerName))\">\(t.proposerName)</a> · "))<a href="\(meeting)#topic-\(section)">\(series.name) \(ref.meetingDate)</a> · \(votes) vote\(votes == 1 ? "" : "s")\(ArchiveExport.durationText(t).map { " · \($0)" } ?? "") · \(t.status.rawValue)</p>
         \(HTML.when(!t.description.isEmpty, "<p class=\"description\">\(t.description)</p>"))
         <section aria-labelledby="topic-notes"><h2 id="topic-notes">Notes</h2>
         \((notes.children(of: section).isEmpty ? "<p class=\"muted\">No notes on this topic.</p>" : NotesView.list(notes, section)) as HTML)
+        </section>
+        <section id="comments" aria-labelledby="comments-title"><h2 id="comments-title">Comments (\(comments.count))</h2>
+        \(commentThreads(comments.filter { $0.bulletID == nil }, space: space.slug, user: user, canComment: user != nil && access.canParticipate(signedIn: true),
+                         next: Paths.topic(space.slug, t.id), on: ["topicId": section]))
+        \(HTML.when(comments.contains { $0.bulletID != nil }, "<p><a href=\"\(meeting)/comments\">Comments on the notes of this topic</a></p>"))
         </section>
         <section aria-labelledby="related-title"><h2 id="related-title">Topics like this</h2>
         \(HTML.when(!dates.isEmpty, "<p>Talked about on \(dates.joined(separator: ", ")).</p>"))

@@ -7,7 +7,7 @@ extension Page {
     /// without JavaScript; `board.js` sends the same commands over the meeting's WebSocket and
     /// re-renders this markup from the live board (see `Public/board-render.js`).
     static func meeting(_ access: SpaceAccess, user: User?, series: Series, board: Board, notes: NotesDocument, present: [String],
-                        now: Date, openActions: [ActionBullet] = [], notice: String? = nil, fields: [String: String] = [:]) -> HTML {
+                        now: Date, openActions: [ActionBullet] = [], watching: Bool = false, notice: String? = nil, fields: [String: String] = [:]) -> HTML {
         let space = access.space
         let m = board.meeting
         let page = Paths.meeting(space.slug, series.slug, m.date)
@@ -17,7 +17,8 @@ extension Page {
         <nav class="crumbs" aria-label="Breadcrumb"><a href="/">Spaces</a> › <a href="\(Paths.space(space.slug))">\(space.name)</a> › <a href="\(Paths.series(space.slug, series.slug))">\(series.name)</a> › <span>\(m.date)</span></nav>
         <article id="meeting" data-live="\(Paths.apiMeeting(space.slug, series.slug, m.date))/live" data-commands="\(page)/commands">
         <h1>\(series.name) <time datetime="\(m.date)">\(m.date)</time></h1>
-        <p class="muted meeting-links"><a href="\(page)/history">Notes history</a></p>
+        <p class="muted meeting-links"><a href="\(page)/history">Notes history</a> · <a href="\(page)/comments">Comments</a>
+        \(watchButton(space.slug, .meeting, m.id, watching: watching, next: page, user: user))</p>
         \(exportLinks(page))
         \(HTML.when(!openActions.isEmpty, """
           <section class="carried-actions" aria-labelledby="open-actions-title"><h2 id="open-actions-title">Open action items from earlier meetings</h2>

@@ -15,6 +15,7 @@ enum Page {
         <link rel="stylesheet" href="/public/hourglass.css">
         <link rel="icon" href="/public/favicon.svg" type="image/svg+xml">
         \(script.map { s -> HTML in "<script type=\"module\" src=\"/public/\(s)\"></script>" } ?? "")
+        \(HTML.when(user != nil, "<script type=\"module\" src=\"/public/inbox.js\"></script>"))
         </head>
         <body>
         <a class="skip" href="#content">Skip to content</a>
@@ -35,6 +36,8 @@ enum Page {
     private static func accountNav(_ user: User?) -> HTML {
         guard let user else { return #"<a href="/signin">Sign in</a> <a href="/signup">Sign up</a>"# }
         return """
+        <a href="/inbox" id="inbox-link" class="inbox-link">Inbox <span class="unread" data-unread hidden></span></a>
+        <a href="/settings/notifications" class="muted">Settings</a>
         <span class="me">\(user.name)</span>
         <form method="post" action="/signout" class="inline"><button type="submit" class="link">Sign out</button></form>
         """

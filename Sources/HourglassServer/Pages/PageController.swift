@@ -212,8 +212,14 @@ struct PageController: Sendable {
         let series = try await app.store.series(spaceID: access.space.id)
         let members = access.role != nil || access.isAdmin ? try await app.store.members(spaceID: access.space.id) : []
         let actions = try await app.store.actionBullets(spaceID: access.space.id).filter { $0.item?.status == .open }
+        let watching = try await NotifyOperations(app: app).isWatching(context.user, .space, access.space.id)
+        let webhooks: HTML = access.canManage
+            ? Page.webhooksSection(access.space, hooks: try await app.store.webhooks(spaceID: access.space.id),
+                                   dead: try await app.store.deliveries(spaceID: access.space.id, state: .dead, limit: 50))
+            : ""
         return try await render(error, context: context) { notice in
-            Page.space(access, user: context.user, series: series, members: members, actions: actions, notice: notice, fields: fields)
+            Page.space(access, user: context.user, series: series, members: members, actions: actions, watching: watching, webhooks: webhooks,
+                       notice: notice, fields: fields)
         }
     }
 
@@ -227,8 +233,10 @@ struct PageController: Sendable {
         let page = min(max(0, page), pages - 1)
         let shown = Array(all.dropFirst(page * Self.meetingsPerPage).prefix(Self.meetingsPerPage))
         let counts = try await app.store.topicCounts(spaceID: access.space.id, meetingIDs: shown.map(\.id))
+        let watching = try await NotifyOperations(app: app).isWatching(context.user, .series, series.id)
         return try await render(error, context: context) { notice in
-            Page.series(access, user: context.user, series: series, meetings: shown, topicCounts: counts, page: page, pages: pages, notice: notice)
+            Page.series(access, user: context.user, series: series, meetings: shown, topicCounts: counts, page: page, pages: pages,
+                        watching: watching, notice: notice)
         }
     }
 
@@ -246,8 +254,11 @@ struct PageController: Sendable {
               let board = try await app.store.board(spaceID: access.space.id, meetingID: ref.topic.meetingID) else { throw AppError.notFound("No such topic") }
         let notes = try await app.notesDocument(board)
         let related = TopicHistory.related(to: ref, among: index)
+        let comments = try await app.store.comments(meetingID: board.meeting.id).filter { $0.topicID == id }
+        let watching = try await NotifyOperations(app: app).isWatching(context.user, .topic, id)
         return try Page.topic(access, user: context.user, ref: ref, series: series, votes: board.votes(on: id), notes: notes,
-                              related: related, seriesByID: bySeries).response(from: Request.placeholder, context: context)
+                              related: related, seriesByID: bySeries, comments: comments, watching: watching)
+            .response(from: Request.placeholder, context: context)
     }
 
     private func personPage(_ context: AppRequestContext) async throws -> Response {
@@ -289,9 +300,10 @@ struct PageController: Sendable {
         } : []
         // Keep the typed proposal only when the failed command was a proposal.
         let kept = fields["type"] == "propose" ? fields : [:]
+        let watching = try await NotifyOperations(app: app).isWatching(context.user, .meeting, board.meeting.id)
         return try await render(error, context: context) { notice in
             Page.meeting(access, user: context.user, series: series, board: board, notes: notes, present: present, now: now,
-                         openActions: openActions, notice: notice, fields: kept)
+                         openActions: openActions, watching: watching, notice: notice, fields: kept)
         }
     }
 

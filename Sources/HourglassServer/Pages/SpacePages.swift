@@ -7,7 +7,7 @@ extension HTTPResponse.Status: HTTPStatusLike {}
 
 extension Page {
     static func space(_ access: SpaceAccess, user: User?, series: [Series], members: [Member], actions: [ActionBullet] = [],
-                      notice: String? = nil, fields: [String: String] = [:]) -> HTML {
+                      watching: Bool = false, webhooks: HTML = "", notice: String? = nil, fields: [String: String] = [:]) -> HTML {
         let space = access.space
         let seriesList: [HTML] = series.map { s in
             "<li><a href=\"\(Paths.series(space.slug, s.slug))\">\(s.name)</a> <span class=\"muted\">\(s.schedule.summary)</span></li>"
@@ -24,7 +24,7 @@ extension Page {
         }
         return layout(space.name, user: user, notice: notice, """
         <nav class="crumbs" aria-label="Breadcrumb"><a href="/">Spaces</a> › <span>\(space.name)</span></nav>
-        <h1>\(space.name) \(visibilityBadge(space.visibility))</h1>
+        <h1>\(space.name) \(visibilityBadge(space.visibility)) \(watchButton(space.slug, .space, space.id, watching: watching, next: Paths.space(space.slug), user: user))</h1>
         \(HTML.when(!space.description.isEmpty, "<p>\(space.description)</p>"))
         <section><h2>Series</h2>
         \((seriesList.isEmpty ? "<p class=\"muted\">No series yet.</p>" : "<ul>\(seriesList)</ul>") as HTML)
@@ -45,6 +45,7 @@ extension Page {
           </form>
           """))
         </section>
+        \(webhooks)
         """)
     }
 
@@ -79,7 +80,7 @@ extension Page {
 
     /// The series and one page of its meetings, newest first, with their topic counts.
     static func series(_ access: SpaceAccess, user: User?, series: Series, meetings: [Meeting], topicCounts: [UUID: Int] = [:],
-                       page: Int = 0, pages: Int = 1, notice: String? = nil) -> HTML {
+                       page: Int = 0, pages: Int = 1, watching: Bool = false, notice: String? = nil) -> HTML {
         let space = access.space
         let base = Paths.series(space.slug, series.slug)
         let rows: [HTML] = meetings.map { m in
@@ -94,7 +95,7 @@ extension Page {
         let s = series.settings
         return layout(series.name, user: user, notice: notice, """
         <nav class="crumbs" aria-label="Breadcrumb"><a href="/">Spaces</a> › <a href="\(Paths.space(space.slug))">\(space.name)</a> › <span>\(series.name)</span></nav>
-        <h1>\(series.name)</h1>
+        <h1>\(series.name) \(watchButton(space.slug, .series, series.id, watching: watching, next: base, user: user))</h1>
         \(HTML.when(!series.description.isEmpty, "<details class=\"series-description\" open><summary>About this series</summary>\(series.description)</details>"))
         <p>\(series.schedule.summary). Time box \(s.timeBoxMinutes) min, then \(s.extensionSteps.map { "+\($0)" }.joined(separator: ", ")) by re-vote.
         \(s.votesPerParticipant) votes each (at most \(s.maxVotesPerTopic) per topic). Tags: \(s.tags.map { "[\($0)]" }.joined(separator: " ")).</p>

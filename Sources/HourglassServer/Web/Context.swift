@@ -55,4 +55,11 @@ enum JSON {
     static func string<T: Encodable>(_ value: T) -> String {
         (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
+
+    /// A JSON response with a status (for types that are not `ResponseEncodable` themselves).
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: string(value))))
+    }
 }
