@@ -1,5 +1,5 @@
 // The unread count next to "Inbox" in the header, kept fresh while the page is open: asked for
-// when the page loads, every 20 seconds while it is visible, and whenever it becomes visible again.
+// when the page loads, every 10 seconds while it is visible, and whenever it becomes visible again.
 
 const badge = document.querySelector("#inbox-link [data-unread]");
 
@@ -19,6 +19,6 @@ async function refresh() {
 
 if (badge) {
   refresh();
-  setInterval(refresh, 20_000);
+  setInterval(refresh, 10_000);
   document.addEventListener("visibilitychange", refresh);
 }

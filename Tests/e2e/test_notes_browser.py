@@ -538,3 +538,31 @@ def test_ctrl_enter_makes_an_action_item_listed_on_the_space_page(server, admin,
     wait_until(lambda: "Done (1)" in person.client.get(f"/s/{meeting.space}/people/Ana%20Action").text, message="the done item")
     assert "write the ADR" not in person.client.get(f"/s/{meeting.space}").text
     t.assert_clean()
+
+
+def test_comments_appear_live_and_the_inbox_count_follows(server, admin, make_user, tabs, artifacts_dir):
+    meeting = make_meeting(admin)
+    ann, bo = make_user("Ann Asker"), make_user("Bo Replier")
+    # Ann proposes the topic, so she watches it.
+    topic = ann.client.api("POST", meeting.commands, {"type": "propose", "tag": "quest", "title": "Live comments?"}, expect=200)["board"]["topics"][0]["id"]
+    path = f"/s/{meeting.space}/topics/{topic.lower()}"
+    a, b = tabs("ann"), tabs("bo")
+    a.sign_in(ann, path)
+    b.sign_in(bo, path)
+    expect(a.page.locator("#inbox-link [data-unread]")).to_be_hidden()
+    b.page.locator("#comments textarea[name=body]").last.fill("Yes, and <b>safely</b> @ann.asker")
+    with b.page.expect_navigation():
+        b.page.locator("#comments .comment-form button[type=submit]").click()
+    expect(b.page.locator("#comments li.comment .body")).to_have_text("Yes, and <b>safely</b> @ann.asker")
+    # Ann's open page shows it without a reload, and her unread count appears.
+    expect(a.page.locator("#comments li.comment .body")).to_have_text("Yes, and <b>safely</b> @ann.asker", timeout=15_000)
+    expect(a.page.locator("#inbox-link [data-unread]")).to_have_text("1", timeout=20_000)
+    a.page.screenshot(path=str(artifacts_dir / "comments-live.png"))
+    a.page.locator("#inbox-link").click()
+    expect(a.page.locator("ol.inbox li.unread a")).to_contain_text("Bo Replier commented on “Live comments?”")
+    with a.page.expect_navigation():
+        a.page.locator("ol.inbox li.unread a").first.click()
+    assert a.page.url.endswith("#comment-" + a.page.url.split("#comment-")[1])
+    expect(a.page.locator("li.comment:target")).to_have_count(1)
+    a.assert_clean()
+    b.assert_clean()

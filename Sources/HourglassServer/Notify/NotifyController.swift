@@ -222,13 +222,27 @@ struct NotifyController: Sendable {
             }
             return Response.seeOther(Paths.space(access.space.slug) + "#webhooks")
         }
-        space.get(":series/:date/comments") { _, context in
+        space.get(":series/:date/comments") { request, context in
             let access = try context.requireAccess()
             let (series, board) = try await app.resolver.board(context)
             let notes = try await app.notesDocument(board)
             let comments = try await app.store.comments(meetingID: board.meeting.id)
+            if request.uri.queryParameters.get("fragment") != nil {
+                return Page.meetingCommentsBody(access, user: context.user, series: series, board: board, notes: notes, comments: comments)
+            }
             return Page.meetingComments(access, user: context.user, series: series, board: board, notes: notes, comments: comments,
                                         watching: try await ops.isWatching(context.user, .meeting, board.meeting.id))
+        }
+        space.get("topics/:topic/comments") { _, context in
+            let access = try context.requireAccess()
+            guard let id = UUID(uuidString: context.parameters.get("topic") ?? ""), let meeting = try await ops.topicMeeting(id, space: access.space.id),
+                  let board = try await app.store.board(spaceID: access.space.id, meetingID: meeting.id), let topic = board.topic(id),
+                  let series = try await app.store.rows(Series.self, where: [.eq("id", .uuid(meeting.seriesID))], order: [], limit: 1).first else {
+                throw AppError.notFound("No such topic")
+            }
+            let comments = try await app.store.comments(meetingID: meeting.id).filter { $0.topicID == id }
+            return Page.topicComments(access, user: context.user, topic: topic, meetingPath: Paths.meeting(access.space.slug, series.slug, meeting.date),
+                                      comments: comments)
         }
 
         // JSON API

@@ -43,7 +43,7 @@ extension Page {
             """
         }
         let dates = related.map(\.ref.meetingDate).sorted().map(\.description)
-        return layout(t.title, user: user, """
+        return layout(t.title, user: user, script: "comments.js", """
         <nav class="crumbs" aria-label="Breadcrumb"><a href="/">Spaces</a> › <a href="\(Paths.space(space.slug))">\(space.name)</a> › <a href="\(Paths.series(space.slug, series.slug))">\(series.name)</a> › <a href="\(meeting)">\(ref.meetingDate)</a></nav>
         <article class="topic-page">
         <h1 id="topic-\(section)">\(HTML.when(!t.tag.isEmpty, "<span class=\"tag\">[\(t.tag)]</span> "))\(t.title)</h1>
@@ -53,10 +53,8 @@ extension Page {
         <section aria-labelledby="topic-notes"><h2 id="topic-notes">Notes</h2>
         \((notes.children(of: section).isEmpty ? "<p class=\"muted\">No notes on this topic.</p>" : NotesView.list(notes, section)) as HTML)
         </section>
-        <section id="comments" aria-labelledby="comments-title"><h2 id="comments-title">Comments (\(comments.count))</h2>
-        \(commentThreads(comments.filter { $0.bulletID == nil }, space: space.slug, user: user, canComment: user != nil && access.canParticipate(signedIn: true),
-                         next: Paths.topic(space.slug, t.id), on: ["topicId": section]))
-        \(HTML.when(comments.contains { $0.bulletID != nil }, "<p><a href=\"\(meeting)/comments\">Comments on the notes of this topic</a></p>"))
+        <section id="comments" aria-labelledby="comments-title" data-refresh="\(Paths.topic(space.slug, t.id))/comments">
+        \(topicComments(access, user: user, topic: t, meetingPath: meeting, comments: comments))
         </section>
         <section aria-labelledby="related-title"><h2 id="related-title">Topics like this</h2>
         \(HTML.when(!dates.isEmpty, "<p>Talked about on \(dates.joined(separator: ", ")).</p>"))
@@ -64,6 +62,24 @@ extension Page {
         </section>
         </article>
         """)
+    }
+
+    /// The comments part of a topic page; also served alone, for open pages to refresh (`Public/comments.js`).
+    static func topicComments(_ access: SpaceAccess, user: User?, topic t: Topic, meetingPath: String, comments: [Comment]) -> HTML {
+        let space = access.space
+        return """
+        <div data-version="\(commentsVersion(comments))">
+        <h2 id="comments-title">Comments (\(comments.count))</h2>
+        \(commentThreads(comments.filter { $0.bulletID == nil }, space: space.slug, user: user, canComment: user != nil && access.canParticipate(signedIn: true),
+                         next: Paths.topic(space.slug, t.id), on: ["topicId": t.id.uuidString.lowercased()]))
+        \(HTML.when(comments.contains { $0.bulletID != nil }, "<p><a href=\"\(meetingPath)/comments\">Comments on the notes of this topic</a></p>"))
+        </div>
+        """
+    }
+
+    /// Changes whenever a comment is added or edited.
+    static func commentsVersion(_ comments: [Comment]) -> String {
+        "\(comments.count)-\(comments.map { max($0.createdAt, $0.editedAt ?? $0.createdAt).timeIntervalSince1970 }.max() ?? 0)"
     }
 
     static func person(_ access: SpaceAccess, user: User?, name: String, topics: [TopicRef], actions: [ActionBullet], seriesByID: [UUID: Series]) -> HTML {

@@ -60,9 +60,33 @@ extension Page {
         """
     }
 
-    /// Every comment of a meeting, by topic and bullet; `?bullet=ID` opens a form for that bullet.
+    /// Every comment of a meeting, by topic and bullet, with a form to comment on any bullet.
     static func meetingComments(_ access: SpaceAccess, user: User?, series: Series, board: Board, notes: NotesDocument,
                                 comments: [Comment], watching: Bool) -> HTML {
+        let space = access.space
+        let page = Paths.meeting(space.slug, series.slug, board.meeting.date)
+        let canComment = user != nil && access.canParticipate(signedIn: true)
+        let bulletOptions: [HTML] = notes.bullets.values.filter { !$0.deleted }.sorted { $0.id < $1.id }.prefix(2000).map {
+            "<option value=\"\($0.id)\">\(String($0.text.prefix(80)))</option>"
+        }
+        return layout("Comments · \(series.name) \(board.meeting.date)", user: user, script: "comments.js", """
+        <nav class="crumbs" aria-label="Breadcrumb"><a href="/">Spaces</a> › <a href="\(Paths.space(space.slug))">\(space.name)</a> › <a href="\(Paths.series(space.slug, series.slug))">\(series.name)</a> › <a href="\(page)">\(board.meeting.date)</a> › <span>Comments</span></nav>
+        <h1>Comments <span class="muted">\(series.name) \(board.meeting.date)</span> \(watchButton(space.slug, .meeting, board.meeting.id, watching: watching, next: page + "/comments", user: user))</h1>
+        <div id="meeting-comments" data-refresh="\(page)/comments?fragment=1">
+        \(meetingCommentsBody(access, user: user, series: series, board: board, notes: notes, comments: comments))
+        </div>
+        \(HTML.when(canComment && !bulletOptions.isEmpty, """
+          <section><h2>Comment on a bullet</h2><form method="post" action="\(Paths.space(space.slug))/comments" class="stack">
+          <input type="hidden" name="meetingId" value="\(board.meeting.id)"><input type="hidden" name="next" value="\(page)/comments">
+          <label>Bullet <select name="bulletId">\(bulletOptions)</select></label>
+          <label>Comment <textarea name="body" required maxlength="\(Comment.maxLength)"></textarea></label>
+          <button type="submit" class="primary">Comment</button></form></section>
+          """))
+        """)
+    }
+
+    /// The refreshable part of the meeting's comments page (`Public/comments.js` swaps it in).
+    static func meetingCommentsBody(_ access: SpaceAccess, user: User?, series: Series, board: Board, notes: NotesDocument, comments: [Comment]) -> HTML {
         let space = access.space
         let page = Paths.meeting(space.slug, series.slug, board.meeting.date)
         let canComment = user != nil && access.canParticipate(signedIn: true)
@@ -76,25 +100,17 @@ extension Page {
             </section>
             """
         }
-        let topics: [HTML] = board.topics.filter { t in comments.contains { $0.topicID == t.id && $0.bulletID == nil } }.map { t in
-            "<li><a href=\"\(Paths.topic(space.slug, t.id))#comments\">\(t.title)</a> (\(comments.filter { $0.topicID == t.id && $0.bulletID == nil }.count))</li>"
+        let onTopics = comments.filter { $0.bulletID == nil }
+        let topics: [HTML] = board.topics.filter { t in onTopics.contains { $0.topicID == t.id } }.map { t in
+            "<li><a href=\"\(Paths.topic(space.slug, t.id))#comments\">\(t.title)</a> (\(onTopics.filter { $0.topicID == t.id }.count))</li>"
         }
-        let bulletOptions: [HTML] = notes.bullets.values.filter { !$0.deleted }.sorted { $0.id < $1.id }.prefix(2000).map {
-            "<option value=\"\($0.id)\">\(String($0.text.prefix(80)))</option>"
-        }
-        return layout("Comments · \(series.name) \(board.meeting.date)", user: user, """
-        <nav class="crumbs" aria-label="Breadcrumb"><a href="/">Spaces</a> › <a href="\(Paths.space(space.slug))">\(space.name)</a> › <a href="\(Paths.series(space.slug, series.slug))">\(series.name)</a> › <a href="\(page)">\(board.meeting.date)</a> › <span>Comments</span></nav>
-        <h1>Comments <span class="muted">\(series.name) \(board.meeting.date)</span> \(watchButton(space.slug, .meeting, board.meeting.id, watching: watching, next: page + "/comments", user: user))</h1>
+        return """
+        <div data-version="\(commentsVersion(comments))">
+        \((sections.isEmpty && topics.isEmpty ? "<p class=\"muted\">No comments yet.</p>" : "") as HTML)
         \(sections)
         \(HTML.when(!topics.isEmpty, "<section><h2>On topics</h2><ul>\(topics)</ul></section>"))
-        \(HTML.when(canComment && !bulletOptions.isEmpty, """
-          <section><h2>Comment on a bullet</h2><form method="post" action="\(Paths.space(space.slug))/comments" class="stack">
-          <input type="hidden" name="meetingId" value="\(board.meeting.id)"><input type="hidden" name="next" value="\(page)/comments">
-          <label>Bullet <select name="bulletId">\(bulletOptions)</select></label>
-          <label>Comment <textarea name="body" required maxlength="\(Comment.maxLength)"></textarea></label>
-          <button type="submit" class="primary">Comment</button></form></section>
-          """))
-        """)
+        </div>
+        """
     }
 
     static func inbox(user: User, items: [InboxItem]) -> HTML {
