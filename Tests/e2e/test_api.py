@@ -47,6 +47,8 @@ def test_openapi_document_is_valid(server):
     document = response.json()
     validate(document)  # raises on an invalid OpenAPI document
     assert "/api/spaces/{space}/series/{series}/meetings/{date}/commands" in document["paths"]
+    for path in ("/api/inbox", "/api/me/preferences", "/api/spaces/{space}/comments", "/api/spaces/{space}/watches", "/api/spaces/{space}/webhooks"):
+        assert path in document["paths"], path
 
 
 @pytest.mark.parametrize("path", ["/", "/signin", "/signup"])
