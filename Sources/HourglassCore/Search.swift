@@ -43,7 +43,53 @@ public struct SearchTerms: Sendable, Equatable {
         }
         endWord(prefix: false)
         if inQuote, !phrase.isEmpty { terms.append(phrase.count == 1 ? .word(phrase[0], prefix: false) : .phrase(phrase)) }
-        self.terms = Array(terms.prefix(Self.maxTerms))
+        // A repeated term finds nothing more and costs another pass: keep each once.
+        var unique: [Term] = []
+        for term in terms where !unique.contains(term) { unique.append(term) }
+        self.terms = Array(unique.prefix(Self.maxTerms))
+    }
+
+    /// A short passage of `text` around the first match, matches wrapped in `SearchHit.markStart`
+    /// and `markEnd`, cut at word boundaries with "…": the same snippet on every backend.
+    public func snippet(of text: String, words: Int = 18) -> String {
+        let matchers: [(String, Bool)] = terms.flatMap { term -> [(String, Bool)] in
+            switch term {
+            case let .word(word, prefix): [(Self.folded(word), prefix)]
+            case let .phrase(words): words.map { (Self.folded($0), false) }
+            }
+        }
+        // Tokens: runs of letters/digits and the text between them, kept to rebuild the passage exactly.
+        var tokens: [(text: String, isWord: Bool)] = []
+        for character in text.replacingOccurrences(of: "\n", with: " ") {
+            let isWord = character.isLetter || character.isNumber
+            if let last = tokens.last, last.isWord == isWord {
+                tokens[tokens.count - 1].text.append(character)
+            } else {
+                tokens.append((String(character), isWord))
+            }
+        }
+        func matches(_ token: String) -> Bool {
+            let word = Self.folded(token)
+            return matchers.contains { prefix in prefix.1 ? word.hasPrefix(prefix.0) : word == prefix.0 }
+        }
+        let wordIndexes = tokens.indices.filter { tokens[$0].isWord }
+        let first = wordIndexes.firstIndex { matches(tokens[$0].text) } ?? 0
+        let startWord = max(0, first - words / 3)
+        let endWord = min(wordIndexes.count, startWord + words)
+        guard startWord < endWord else { return String(text.prefix(200)) }
+        let from = startWord == 0 ? 0 : wordIndexes[startWord]
+        let to = endWord == wordIndexes.count ? tokens.count : wordIndexes[endWord]
+        var out = startWord == 0 ? "" : "…"
+        for token in tokens[from..<to] {
+            out += token.isWord && matches(token.text) ? SearchHit.markStart + token.text + SearchHit.markEnd : token.text
+        }
+        if to < tokens.count { out = out.trimmingCharacters(in: .whitespaces) + "…" }
+        return out
+    }
+
+    /// Lowercased without diacritics, as both full-text indexes compare words.
+    static func folded(_ word: String) -> String {
+        word.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
     }
 
     public var isEmpty: Bool { terms.isEmpty }
@@ -105,12 +151,14 @@ public struct SearchHit: Sendable, Equatable, Codable {
     public var bulletID: String?
     public var title: String
     public var snippet: String
+    /// The backend's relevance (lower is better), to merge topic and bullet hits.
+    public var rank: Double
 
     public static let markStart = "\u{2}"
     public static let markEnd = "\u{3}"
 
     public init(kind: Kind, spaceID: UUID, seriesID: UUID, meetingID: UUID, meetingDate: LocalDate, topicID: UUID?,
-                bulletID: String?, title: String, snippet: String) {
+                bulletID: String?, title: String, snippet: String, rank: Double = 0) {
         self.kind = kind
         self.spaceID = spaceID
         self.seriesID = seriesID
@@ -120,5 +168,13 @@ public struct SearchHit: Sendable, Equatable, Codable {
         self.bulletID = bulletID
         self.title = title
         self.snippet = snippet
+        self.rank = rank
+    }
+
+    /// Topic and bullet hits in one list, most relevant first (ties keep topics first).
+    public static func merged(_ topics: [SearchHit], _ bullets: [SearchHit], limit: Int) -> [SearchHit] {
+        Array((topics + bullets).enumerated().sorted { a, b in
+            a.element.rank != b.element.rank ? a.element.rank < b.element.rank : a.offset < b.offset
+        }.map(\.element).prefix(limit))
     }
 }

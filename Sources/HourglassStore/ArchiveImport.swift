@@ -35,7 +35,8 @@ public enum ArchiveImport {
         var content = StoreSnapshot()
         content.series = [series]
         let stored = Dictionary(existing.map { ($0.date, $0) }, uniquingKeysWith: { a, _ in a })
-        for imported in archive.meetings {
+        // Oldest first, so rows are written in date order (search ranks the most recently written matches).
+        for imported in archive.meetings.sorted(by: { $0.date < $1.date }) {
             let occurrence = series.schedule.occurrence(on: imported.date)
             let held = imported.skipReason == nil && imported.date <= today
             let meeting = stored[imported.date] ?? Meeting(

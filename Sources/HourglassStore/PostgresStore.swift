@@ -422,54 +422,56 @@ public struct PostgresStore: HourglassStore {
             var seriesID: UUID
             var date: LocalDate
             var title: String
-            var snip: String
+            var text: String
+            var rank: Double
         }
         let query = terms.tsquery
         let spaces = filter.spaceIDs.map(\.uuidString)
         let series = filter.seriesID?.uuidString
         let from = filter.from?.description
         let to = filter.to?.description
-        let headline = "StartSel=\(SearchHit.markStart), StopSel=\(SearchHit.markEnd), MaxWords=20, MinWords=8, FragmentDelimiter=…"
         let proposer = filter.proposer.map { "%\(likeEscaped($0))%" }
-        // The newest `candidates` matches are ranked (ts_rank), so common terms stay cheap.
+        // As on SQLite: the newest matches that pass the filters are ranked, the best `limit` kept,
+        // snippets made from their text. ts_rank is negated so that lower is better on both backends.
         let candidates = SQLiteStore.searchCandidates
         let topics = try await fetch(Row.self, """
-            SELECT json_build_object('id', t.id, 'meeting_id', t.meeting_id, 'space_id', m.space_id, 'series_id', m.series_id,
-                   'date', m.date, 'title', t.title,
-                   'snip', ts_headline('simple', t.title || ' — ' || t.description, q, \(headline)))::text
-            FROM (SELECT t.* FROM topics t, to_tsquery('simple', \(query)) q
-                  WHERE to_tsvector('simple', t.title || ' ' || t.description) @@ q ORDER BY t.proposed_at DESC LIMIT \(candidates)) t
-            JOIN meetings m ON m.id = t.meeting_id, to_tsquery('simple', \(query)) q
-            WHERE m.space_id = ANY(\(spaces)) AND t.status <> 'withdrawn'
-              AND (\(series)::text IS NULL OR m.series_id = \(series))
-              AND (\(from)::text IS NULL OR m.date >= \(from)) AND (\(to)::text IS NULL OR m.date <= \(to))
-              AND (\(filter.tag)::text IS NULL OR t.tag = \(filter.tag))
-              AND (\(proposer)::text IS NULL OR t.proposer_name ILIKE \(proposer))
-            ORDER BY ts_rank(setweight(to_tsvector('simple', t.title), 'A') || to_tsvector('simple', t.description), q) DESC
-            LIMIT \(filter.limit)
+            SELECT json_build_object('id', c.id, 'meeting_id', c.meeting_id, 'space_id', c.space_id, 'series_id', c.series_id,
+                   'date', c.date, 'title', c.title, 'text', c.description, 'rank', c.rank)::text
+            FROM (SELECT t.id, t.meeting_id, m.space_id, m.series_id, m.date, t.title, t.description,
+                         -ts_rank(setweight(to_tsvector('simple', t.title), 'A') || to_tsvector('simple', t.description), q) AS rank
+                  FROM topics t JOIN meetings m ON m.id = t.meeting_id, to_tsquery('simple', \(query)) q
+                  WHERE to_tsvector('simple', t.title || ' ' || t.description) @@ q AND t.status <> 'withdrawn'
+                    AND m.space_id = ANY(\(spaces))
+                    AND (\(series)::text IS NULL OR m.series_id = \(series))
+                    AND (\(from)::text IS NULL OR m.date >= \(from)) AND (\(to)::text IS NULL OR m.date <= \(to))
+                    AND (\(filter.tag)::text IS NULL OR t.tag = \(filter.tag))
+                    AND (\(proposer)::text IS NULL OR t.proposer_name ILIKE \(proposer))
+                  ORDER BY m.date DESC, t.proposed_at DESC LIMIT \(candidates)) c
+            ORDER BY c.rank LIMIT \(filter.limit)
             """)
-        var hits = topics.map {
+        let hits = topics.map {
             SearchHit(kind: .topic, spaceID: $0.spaceID, seriesID: $0.seriesID, meetingID: $0.meetingID, meetingDate: $0.date,
-                      topicID: UUID(uuidString: $0.id), bulletID: nil, title: $0.title, snippet: $0.snip)
+                      topicID: UUID(uuidString: $0.id), bulletID: nil, title: $0.title,
+                      snippet: terms.snippet(of: $0.text.isEmpty ? $0.title : $0.title + " — " + $0.text), rank: $0.rank)
         }
         guard filter.tag == nil, filter.proposer == nil else { return hits }
         let bullets = try await fetch(Row.self, """
-            SELECT json_build_object('id', b.id, 'meeting_id', b.meeting_id, 'space_id', m.space_id, 'series_id', m.series_id,
-                   'date', m.date, 'title', 'Notes', 'snip', ts_headline('simple', b.text, q, \(headline)))::text
-            FROM (SELECT b.* FROM bullets b, to_tsquery('simple', \(query)) q
-                  WHERE to_tsvector('simple', b.text) @@ q AND NOT b.deleted LIMIT \(candidates)) b
-            JOIN meetings m ON m.id = b.meeting_id, to_tsquery('simple', \(query)) q
-            WHERE m.space_id = ANY(\(spaces))
-              AND (\(series)::text IS NULL OR m.series_id = \(series))
-              AND (\(from)::text IS NULL OR m.date >= \(from)) AND (\(to)::text IS NULL OR m.date <= \(to))
-            ORDER BY ts_rank(to_tsvector('simple', b.text), q) DESC
-            LIMIT \(filter.limit)
+            SELECT json_build_object('id', c.id, 'meeting_id', c.meeting_id, 'space_id', c.space_id, 'series_id', c.series_id,
+                   'date', c.date, 'title', 'Notes', 'text', c.text, 'rank', c.rank)::text
+            FROM (SELECT b.id, b.meeting_id, m.space_id, m.series_id, m.date, b.text, -ts_rank(to_tsvector('simple', b.text), q) AS rank
+                  FROM bullets b JOIN meetings m ON m.id = b.meeting_id, to_tsquery('simple', \(query)) q
+                  WHERE to_tsvector('simple', b.text) @@ q AND NOT b.deleted
+                    AND m.space_id = ANY(\(spaces))
+                    AND (\(series)::text IS NULL OR m.series_id = \(series))
+                    AND (\(from)::text IS NULL OR m.date >= \(from)) AND (\(to)::text IS NULL OR m.date <= \(to))
+                  LIMIT \(candidates)) c
+            ORDER BY c.rank LIMIT \(filter.limit)
             """)
-        hits += bullets.map {
+        let bulletHits = bullets.map {
             SearchHit(kind: .bullet, spaceID: $0.spaceID, seriesID: $0.seriesID, meetingID: $0.meetingID, meetingDate: $0.date,
-                      topicID: nil, bulletID: $0.id, title: $0.title, snippet: $0.snip)
+                      topicID: nil, bulletID: $0.id, title: $0.title, snippet: terms.snippet(of: $0.text), rank: $0.rank)
         }
-        return Array(hits.prefix(filter.limit))
+        return SearchHit.merged(hits, bulletHits, limit: filter.limit)
     }
 
     public func topicIndex(spaceID: UUID) async throws -> [TopicRef] {

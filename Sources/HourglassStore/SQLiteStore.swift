@@ -197,6 +197,19 @@ public struct SQLiteStore: HourglassStore {
         migrator.registerMigration("v6-notify") { db in
             try db.execute(sql: notifyTablesSQL)
         }
+        migrator.registerMigration("v7-search-prefixes") { db in
+            // Prefix indexes for 1 to 3 characters: `t*` reads one index entry instead of every word.
+            try db.execute(sql: """
+                DROP TABLE topics_fts;
+                DROP TABLE bullets_fts;
+                CREATE VIRTUAL TABLE topics_fts USING fts5(title, description, content='topics', content_rowid='rowid',
+                    tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');
+                CREATE VIRTUAL TABLE bullets_fts USING fts5(text, content='bullets', content_rowid='rowid',
+                    tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');
+                INSERT INTO topics_fts(topics_fts) VALUES ('rebuild');
+                INSERT INTO bullets_fts(bullets_fts) VALUES ('rebuild');
+                """)
+        }
         return migrator
     }
 
@@ -519,7 +532,7 @@ extension SQLiteStore {
 
     /// Ranking is bounded: only the newest `searchCandidates` matches of each kind are ranked with
     /// BM25, so a common word or a short prefix costs no more than a rare one.
-    static let searchCandidates = 2000
+    static let searchCandidates = 500
 
     public func search(_ terms: SearchTerms, filter: SearchFilter) async throws -> [SearchHit] {
         guard !terms.isEmpty, !filter.spaceIDs.isEmpty else { return [] }
@@ -536,38 +549,39 @@ extension SQLiteStore {
             if let tag = filter.tag { topicConditions.append("t.tag = ?"); topicArguments.append(tag) }
             if let proposer = filter.proposer { topicConditions.append("t.proposer_name LIKE ? ESCAPE '\\'"); topicArguments.append("%\(likeEscaped(proposer))%") }
             let topicFilter = topicConditions.isEmpty ? "" : " AND " + topicConditions.joined(separator: " AND ")
-            let mark = (SearchHit.markStart, SearchHit.markEnd)
+            // One pass over the index: the newest matches that pass the filters are ranked (BM25), the
+            // best `limit` of them kept; snippets are made from their text, not by the index.
             let topics = try Row.fetchAll(db, sql: """
-                SELECT t.id, t.meeting_id, m.space_id, m.series_id, m.date, t.title,
-                       snippet(topics_fts, -1, ?, ?, '…', 16) AS snip, bm25(topics_fts, 4.0, 1.0) AS rank
-                FROM topics_fts JOIN topics t ON t.rowid = topics_fts.rowid JOIN meetings m ON m.id = t.meeting_id
-                WHERE topics_fts MATCH ? AND topics_fts.rowid IN (
-                    SELECT rowid FROM topics_fts WHERE topics_fts MATCH ? ORDER BY rowid DESC LIMIT \(Self.searchCandidates))
-                  AND t.status <> 'withdrawn' AND \(meetingFilter)\(topicFilter)
+                SELECT * FROM (
+                    SELECT t.id, t.meeting_id, m.space_id, m.series_id, m.date, t.title, t.description, bm25(topics_fts, 4.0, 1.0) AS rank
+                    FROM topics_fts JOIN topics t ON t.rowid = topics_fts.rowid JOIN meetings m ON m.id = t.meeting_id
+                    WHERE topics_fts MATCH ? AND t.status <> 'withdrawn' AND \(meetingFilter)\(topicFilter)
+                    ORDER BY topics_fts.rowid DESC LIMIT \(Self.searchCandidates))
                 ORDER BY rank LIMIT ?
-                """, arguments: StatementArguments([mark.0, mark.1, match, match] + arguments + topicArguments + [filter.limit]))
+                """, arguments: StatementArguments([match] + arguments + topicArguments + [filter.limit]))
             let hits = try topics.map { row in
-                SearchHit(kind: .topic, spaceID: try uuid(row["space_id"]), seriesID: try uuid(row["series_id"]),
-                          meetingID: try uuid(row["meeting_id"]), meetingDate: LocalDate(row["date"] as String) ?? LocalDate(Date(), in: .gmt),
-                          topicID: try uuid(row["id"]), bulletID: nil, title: row["title"], snippet: row["snip"])
+                let title: String = row["title"], description: String = row["description"]
+                return SearchHit(kind: .topic, spaceID: try uuid(row["space_id"]), seriesID: try uuid(row["series_id"]),
+                                 meetingID: try uuid(row["meeting_id"]), meetingDate: LocalDate(row["date"] as String) ?? LocalDate(Date(), in: .gmt),
+                                 topicID: try uuid(row["id"]), bulletID: nil, title: title,
+                                 snippet: terms.snippet(of: description.isEmpty ? title : title + " — " + description), rank: row["rank"])
             }
             // Bullets have no tag or proposer: with those filters only topics are searched.
             guard filter.tag == nil, filter.proposer == nil else { return hits }
             let bullets = try Row.fetchAll(db, sql: """
-                SELECT b.id, b.meeting_id, m.space_id, m.series_id, m.date,
-                       snippet(bullets_fts, 0, ?, ?, '…', 16) AS snip, bm25(bullets_fts) AS rank
-                FROM bullets_fts JOIN bullets b ON b.rowid = bullets_fts.rowid JOIN meetings m ON m.id = b.meeting_id
-                WHERE bullets_fts MATCH ? AND bullets_fts.rowid IN (
-                    SELECT rowid FROM bullets_fts WHERE bullets_fts MATCH ? ORDER BY rowid DESC LIMIT \(Self.searchCandidates))
-                  AND NOT b.deleted AND \(meetingFilter)
+                SELECT * FROM (
+                    SELECT b.id, b.meeting_id, m.space_id, m.series_id, m.date, b.text, bm25(bullets_fts) AS rank
+                    FROM bullets_fts JOIN bullets b ON b.rowid = bullets_fts.rowid JOIN meetings m ON m.id = b.meeting_id
+                    WHERE bullets_fts MATCH ? AND NOT b.deleted AND \(meetingFilter)
+                    ORDER BY bullets_fts.rowid DESC LIMIT \(Self.searchCandidates))
                 ORDER BY rank LIMIT ?
-                """, arguments: StatementArguments([mark.0, mark.1, match, match] + arguments + [filter.limit]))
+                """, arguments: StatementArguments([match] + arguments + [filter.limit]))
             let bulletHits = try bullets.map { row in
                 SearchHit(kind: .bullet, spaceID: try uuid(row["space_id"]), seriesID: try uuid(row["series_id"]),
                           meetingID: try uuid(row["meeting_id"]), meetingDate: LocalDate(row["date"] as String) ?? LocalDate(Date(), in: .gmt),
-                          topicID: nil, bulletID: row["id"], title: "Notes", snippet: row["snip"])
+                          topicID: nil, bulletID: row["id"], title: "Notes", snippet: terms.snippet(of: row["text"]), rank: row["rank"])
             }
-            return Array((hits + bulletHits).prefix(filter.limit))
+            return SearchHit.merged(hits, bulletHits, limit: filter.limit)
         }
     }
 

@@ -87,7 +87,18 @@ import Testing
         #expect(SearchTerms("\"").isEmpty)
         #expect(SearchTerms("*** ((( )))").isEmpty)
         #expect(SearchTerms("'; DROP TABLE topics; --").fts5 == "\"drop\" \"table\" \"topics\"")
-        #expect(SearchTerms(String(repeating: "word ", count: 5000)).terms.count == SearchTerms.maxTerms)
+        #expect(SearchTerms(String(repeating: "word ", count: 5000)).terms == [.word("word", prefix: false)])  // repeats collapse
+        #expect(SearchTerms((0..<500).map { "w\($0)" }.joined(separator: " ")).terms.count == SearchTerms.maxTerms)
         #expect(SearchTerms("\"unbalanced phrase").terms == [.phrase(["unbalanced", "phrase"])])
+    }
+
+    @Test func snippetsMarkMatchesAroundTheFirstOne() {
+        let terms = SearchTerms("kafka sche*")
+        let text = "Long preamble with many words that come first before anything relevant shows up: we moved Kafka schemas to the registry, and Kafka clients followed"
+        let snippet = terms.snippet(of: text, words: 10)
+        #expect(snippet.hasPrefix("…") && snippet.hasSuffix("…"))
+        #expect(snippet.contains("\(SearchHit.markStart)Kafka\(SearchHit.markEnd) \(SearchHit.markStart)schemas\(SearchHit.markEnd)"))
+        #expect(SearchTerms("cafe").snippet(of: "Café au lait") == "\(SearchHit.markStart)Café\(SearchHit.markEnd) au lait")
+        #expect(SearchTerms("x").snippet(of: "") == "")
     }
 }

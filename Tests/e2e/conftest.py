@@ -547,3 +547,21 @@ def fresh_database():
             psql(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         except AssertionError:
             pass  # dropping is tidiness only; the cluster is thrown away
+
+
+def send_notes(server: Server, live_path: str, person: Person, client: str, changes: list[dict]) -> None:
+    """Sends notes changes over a meeting's WebSocket (`live_path`) as `person`, and waits until the
+    last one is acknowledged (the server echoes it back)."""
+    from websockets.sync.client import connect
+
+    with connect(server.ws_base + live_path, additional_headers={"Cookie": person.cookie_header}, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "hello", "client": client, "since": None}))
+        while json.loads(ws.recv(timeout=15))["type"] != "notesSnapshot":
+            pass
+        ws.send(json.dumps({"type": "notes", "id": "e", "client": client, "changes": changes}))
+        last = changes[-1]["clientSeq"]
+        while True:
+            frame = json.loads(ws.recv(timeout=15))
+            assert frame["type"] != "error", frame
+            if frame["type"] == "notes" and any(e["client"] == client and e["clientSeq"] == last for e in frame["changes"]):
+                return

@@ -14,9 +14,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from websockets.sync.client import connect
 
-from conftest import REPO_ROOT, Person, run_cli, sign_up, unique_slug, wait_until
+from conftest import REPO_ROOT, Person, run_cli, send_notes, sign_up, unique_slug, wait_until
 
 CORPUS = REPO_ROOT / "Tests" / "fixtures" / "arch-hour-notes-2022-h2.txt"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -224,31 +223,16 @@ def test_archive_pages_topic_history_people_and_paging(server, admin, corpus_spa
     assert admin.client.get(f"/s/{paged}/paged?page=99").status == 200  # clamped to the last page
 
 
-def edit_notes(server, meeting_api: str, person: Person, client: str, changes: list[dict]) -> None:
-    """Sends notes changes over the meeting's WebSocket and waits until the last one is acknowledged."""
-    with connect(server.ws_base + meeting_api + "/live", additional_headers={"Cookie": person.cookie_header}, open_timeout=10) as ws:
-        ws.send(json.dumps({"type": "hello", "client": client, "since": None}))
-        while json.loads(ws.recv(timeout=15))["type"] != "notesSnapshot":
-            pass
-        ws.send(json.dumps({"type": "notes", "id": "e", "client": client, "changes": changes}))
-        last = changes[-1]["clientSeq"]
-        while True:
-            frame = json.loads(ws.recv(timeout=15))
-            assert frame["type"] != "error", frame
-            if frame["type"] == "notes" and any(e["client"] == client and e["clientSeq"] == last for e in frame["changes"]):
-                return
-
-
 def test_notes_stay_editable_after_the_meeting_with_a_revision_history(server, admin, corpus_space, make_user):
     space = corpus_space
     api = f"/api/spaces/{space}/series/architecture-hour/meetings/2022-10-12"
-    edit_notes(server, api, admin, "late-1", [
+    send_notes(server, api + "/live", admin, "late-1", [
         {"clientSeq": 1, "kind": "create", "bullet": "late-note", "parent": "meeting", "order": "0V", "text": ""},
         {"clientSeq": 2, "kind": "text", "bullet": "late-note", "rev": 0, "op": ["Follow-up: FedX owns theming"]}])
     editor = make_user("Rita Reviser")
     admin.client.api("POST", f"/api/spaces/{space}/members", {"email": editor.email, "role": "member"}, expect=200)
     # Replace "FedX" (UTF-16 offsets 11..15 of 28) by "Open edX".
-    edit_notes(server, api, editor, "late-2", [
+    send_notes(server, api + "/live", editor, "late-2", [
         {"clientSeq": 1, "kind": "text", "bullet": "late-note", "rev": 1, "op": [11, -4, "Open edX", 13]}])
     notes = admin.client.api("GET", api + "/notes", expect=200)
     assert any(b["text"] == "Follow-up: Open edX owns theming" for b in notes["bullets"]), notes
@@ -324,7 +308,7 @@ def test_search_result_opens_the_meeting_scrolled_to_the_highlighted_bullet(serv
             page.goto("/search?q=" + urllib.parse.quote('"T-shirts for developers"') + f"&space={corpus_space}")
             hit = page.locator("ol.hits li.bullet a").first
             expect(hit).to_be_visible()
-            expect(page.locator("ol.hits li.bullet .snippet mark").first).to_have_text(re.compile("T-shirts|developers", re.I))
+            expect(page.locator("ol.hits li.bullet .snippet mark", has_text="developers").first).to_be_visible()
             hit.click()
             page.wait_for_url(re.compile(r"/2022-10-05#bullet-imp-"))
             bullet_id = page.url.split("#")[1]

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
-from conftest import (PASSWORD, Meeting, Person, Server, make_meeting, psql, run_cli, set_up_admin, sign_up,
+from conftest import (PASSWORD, Meeting, Person, Server, make_meeting, psql, run_cli, send_notes, set_up_admin, sign_up,
                       unique_email)
 from test_live import Live, votes_of
 
@@ -235,22 +234,6 @@ def postgres_counts(url: str) -> dict[str, int]:
     return {table: int(psql(url, f"SELECT count(*) FROM {table}")) for table in TABLES}
 
 
-def write_note(server: Server, meeting: Meeting, person: Person, text: str) -> None:
-    """Creates a bullet and types `text` into it over the meeting's WebSocket, waiting for both acks."""
-    with connect(server.ws_base + meeting.live, additional_headers={"Cookie": person.cookie_header}, open_timeout=10) as ws:
-        ws.send(json.dumps({"type": "hello", "client": "migrate", "since": None}))
-        while json.loads(ws.recv(timeout=15))["type"] != "notesSnapshot":
-            pass
-        changes = [{"clientSeq": 1, "kind": "create", "bullet": "moved", "parent": "meeting", "order": "V", "text": ""},
-                   {"clientSeq": 2, "kind": "text", "bullet": "moved", "rev": 0, "op": [text]}]
-        ws.send(json.dumps({"type": "notes", "id": "n", "client": "migrate", "changes": changes}))
-        while True:
-            frame = json.loads(ws.recv(timeout=15))
-            assert frame["type"] != "error", frame
-            if frame["type"] == "notes" and any(e["client"] == "migrate" and e["clientSeq"] == 2 for e in frame["changes"]):
-                return
-
-
 def readable(frame: dict) -> dict:
     """What must survive a migration: the board (minus who is connected) and the viewer's own part."""
     board = dict(frame["board"])
@@ -289,7 +272,9 @@ def installation(tmp_data_dir, start_server):
     olga.client.api("POST", f"/api/spaces/{private.space}/members", {"email": mia.email, "role": "member"}, expect=200)
     u1 = propose(mia, private, "Members only")
     command(olga, private, "vote", topicId=u1)
-    write_note(server, private, mia, "Notes move too: ünïcödé 🙂")
+    send_notes(server, private.live, mia, "migrate", [
+        {"clientSeq": 1, "kind": "create", "bullet": "moved", "parent": "meeting", "order": "V", "text": ""},
+        {"clientSeq": 2, "kind": "text", "bullet": "moved", "rev": 0, "op": ["Notes move too: ünïcödé 🙂"]}])
 
     expected = {"users": 4, "spaces": 2, "memberships": 3, "series": 2, "meetings": 3, "topics": 6, "votes": 5,
                 "bullets": 1, "note_ops": 2, "notes_heads": 1}

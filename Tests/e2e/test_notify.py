@@ -17,9 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from websockets.sync.client import connect
 
-from conftest import Person, free_port, make_meeting, set_up_admin, sign_up, wait_until
+from conftest import Person, free_port, make_meeting, send_notes, set_up_admin, sign_up, wait_until
 
 
 class Sink:
@@ -260,20 +259,6 @@ def test_private_content_never_reaches_former_members(notify_server, smtp):
     assert leaves.client.api("GET", "/api/inbox", expect=200)["items"] == []
 
 
-def edit_notes(server, meeting, person: Person, client: str, changes: list[dict]) -> None:
-    with connect(server.ws_base + meeting.live, additional_headers={"Cookie": person.cookie_header}, open_timeout=10) as ws:
-        ws.send(json.dumps({"type": "hello", "client": client, "since": None}))
-        while json.loads(ws.recv(timeout=15))["type"] != "notesSnapshot":
-            pass
-        ws.send(json.dumps({"type": "notes", "id": "e", "client": client, "changes": changes}))
-        last = changes[-1]["clientSeq"]
-        while True:
-            frame = json.loads(ws.recv(timeout=15))
-            assert frame["type"] != "error", frame
-            if frame["type"] == "notes" and any(e["client"] == client and e["clientSeq"] == last for e in frame["changes"]):
-                return
-
-
 def test_notes_ready_once_then_later_edits_as_one_digest_after_a_quiet_period(notify_server, smtp):
     server = notify_server
     admin = set_up_admin([server])
@@ -283,7 +268,7 @@ def test_notes_ready_once_then_later_edits_as_one_digest_after_a_quiet_period(no
     watch(watcher, meeting.space, "meeting", board["meeting"]["id"])
     # During the live hour: edits notify nobody.
     admin.client.api("POST", meeting.commands, {"type": "startMeeting"}, expect=200)
-    edit_notes(server, meeting, editor, "live", [
+    send_notes(server, meeting.live, editor, "live", [
         {"clientSeq": 1, "kind": "create", "bullet": "n1", "parent": "meeting", "order": "V", "text": ""},
         {"clientSeq": 2, "kind": "text", "bullet": "n1", "rev": 0, "op": ["We chose Kafka"]}])
     admin.client.api("POST", meeting.commands, {"type": "endMeeting"}, expect=200)
@@ -294,9 +279,9 @@ def test_notes_ready_once_then_later_edits_as_one_digest_after_a_quiet_period(no
     assert smtp.to(editor.email)[0]["Subject"].startswith("Notes are ready")
 
     # After the meeting: two edits a second apart, then quiet (3 s here): one digest with the diff.
-    edit_notes(server, meeting, editor, "late", [{"clientSeq": 1, "kind": "text", "bullet": "n1", "rev": 1, "op": [9, -5, "Pulsar"]}])
+    send_notes(server, meeting.live, editor, "late", [{"clientSeq": 1, "kind": "text", "bullet": "n1", "rev": 1, "op": [9, -5, "Pulsar"]}])
     time.sleep(1)
-    edit_notes(server, meeting, editor, "late2", [{"clientSeq": 1, "kind": "create", "bullet": "n2", "parent": "meeting", "order": "W", "text": "Owner: Ed"}])
+    send_notes(server, meeting.live, editor, "late2", [{"clientSeq": 1, "kind": "create", "bullet": "n2", "parent": "meeting", "order": "W", "text": "Owner: Ed"}])
     time.sleep(1.5)
     assert len(smtp.to(watcher.email)) == 1, "sent before the notes were quiet"
     wait_until(lambda: len(smtp.to(watcher.email)) == 2, timeout=15, message="the digest")

@@ -94,7 +94,11 @@ extension Page {
 
     /// Escapes a snippet and turns the store's match markers into <mark>.
     static func highlighted(_ snippet: String) -> HTML {
-        HTML(raw: HTML.escape(snippet).replacingOccurrences(of: SearchHit.markStart, with: "<mark>")
-            .replacingOccurrences(of: SearchHit.markEnd, with: "</mark>"))
+        // The markers are control characters, which escaping drops: escape the pieces between them.
+        let pieces = snippet.components(separatedBy: SearchHit.markStart).enumerated().map { index, piece -> String in
+            let parts = piece.components(separatedBy: SearchHit.markEnd).map(HTML.escape)
+            return index == 0 || parts.count == 1 ? parts.joined() : "<mark>" + parts[0] + "</mark>" + parts.dropFirst().joined()
+        }
+        return HTML(raw: pieces.joined())
     }
 }

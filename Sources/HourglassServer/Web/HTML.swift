@@ -1,4 +1,5 @@
 import Foundation
+import HourglassCore
 import HTTPTypes
 import Hummingbird
 
@@ -23,21 +24,8 @@ public struct HTML: ExpressibleByStringInterpolation, Sendable, ResponseGenerato
         public mutating func appendInterpolation<T: CustomStringConvertible>(_ value: T) { output += HTML.escape(value.description) }
     }
 
-    public static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    /// Escapes text for HTML (the same rules as every export: `ArchiveExport.xml`).
+    public static func escape(_ text: String) -> String { ArchiveExport.xml(text) }
 
     /// Includes `html` only when `condition` holds.
     public static func when(_ condition: Bool, _ html: @autoclosure () -> HTML) -> HTML { condition ? html() : "" }
