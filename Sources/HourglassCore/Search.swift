@@ -141,7 +141,7 @@ public struct SearchFilter: Sendable, Equatable {
 /// One search result: a topic or a notes bullet, with a snippet whose matches are wrapped in
 /// `SearchHit.markStart` / `markEnd` (control characters no user text contains after escaping).
 public struct SearchHit: Sendable, Equatable, Codable {
-    public enum Kind: String, Sendable, Codable { case topic, bullet }
+    public enum Kind: String, Sendable, Codable { case topic, bullet, comment }
     public var kind: Kind
     public var spaceID: UUID
     public var seriesID: UUID
@@ -153,12 +153,14 @@ public struct SearchHit: Sendable, Equatable, Codable {
     public var snippet: String
     /// The backend's relevance (lower is better), to merge topic and bullet hits.
     public var rank: Double
+    /// For a comment: its id (`topicID` is the topic it is on, if any).
+    public var commentID: UUID?
 
     public static let markStart = "\u{2}"
     public static let markEnd = "\u{3}"
 
     public init(kind: Kind, spaceID: UUID, seriesID: UUID, meetingID: UUID, meetingDate: LocalDate, topicID: UUID?,
-                bulletID: String?, title: String, snippet: String, rank: Double = 0) {
+                bulletID: String?, title: String, snippet: String, rank: Double = 0, commentID: UUID? = nil) {
         self.kind = kind
         self.spaceID = spaceID
         self.seriesID = seriesID
@@ -169,11 +171,12 @@ public struct SearchHit: Sendable, Equatable, Codable {
         self.title = title
         self.snippet = snippet
         self.rank = rank
+        self.commentID = commentID
     }
 
-    /// Topic and bullet hits in one list, most relevant first (ties keep topics first).
-    public static func merged(_ topics: [SearchHit], _ bullets: [SearchHit], limit: Int) -> [SearchHit] {
-        Array((topics + bullets).enumerated().sorted { a, b in
+    /// Hits of every kind in one list, most relevant first (ties keep the earlier lists first).
+    public static func merged(_ lists: [SearchHit]..., limit: Int) -> [SearchHit] {
+        Array(lists.joined().enumerated().sorted { a, b in
             a.element.rank != b.element.rank ? a.element.rank < b.element.rank : a.offset < b.offset
         }.map(\.element).prefix(limit))
     }

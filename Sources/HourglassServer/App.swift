@@ -249,7 +249,7 @@ public func searchFromCommandLine(_ configuration: AppConfiguration, query: Stri
         if results.isEmpty { return "Nothing found." }
         return results.map { r in
             let snippet = r.snippet.replacingOccurrences(of: SearchHit.markStart, with: "«").replacingOccurrences(of: SearchHit.markEnd, with: "»")
-            return "\(r.date)  \(r.spaceName) › \(r.seriesName)  \(r.kind == .topic ? r.title : "Notes")\n    \(snippet)\n    \(r.url)"
+            return "\(r.date)  \(r.spaceName) › \(r.seriesName)  \(r.kind == .bullet ? "Notes" : r.title)\n    \(snippet)\n    \(r.url)"
         }.joined(separator: "\n")
     }
 }

@@ -471,7 +471,35 @@ public struct PostgresStore: HourglassStore {
             SearchHit(kind: .bullet, spaceID: $0.spaceID, seriesID: $0.seriesID, meetingID: $0.meetingID, meetingDate: $0.date,
                       topicID: nil, bulletID: $0.id, title: $0.title, snippet: terms.snippet(of: $0.text), rank: $0.rank)
         }
-        return SearchHit.merged(hits, bulletHits, limit: filter.limit)
+        struct CommentRow: Decodable {
+            var id: UUID
+            var meetingID: UUID
+            var topicID: String?
+            var spaceID: UUID
+            var seriesID: UUID
+            var date: LocalDate
+            var authorName: String
+            var body: String
+            var rank: Double
+        }
+        let comments = try await fetch(CommentRow.self, """
+            SELECT json_build_object('id', c.id, 'meeting_id', c.meeting_id, 'topic_id', c.topic_id, 'space_id', c.space_id, 'series_id', c.series_id,
+                   'date', c.date, 'author_name', c.author_name, 'body', c.body, 'rank', c.rank)::text
+            FROM (SELECT c.id, c.meeting_id, c.topic_id, m.space_id, m.series_id, m.date, c.author_name, c.body,
+                         -ts_rank(to_tsvector('simple', c.body), q) AS rank
+                  FROM comments c JOIN meetings m ON m.id = c.meeting_id, to_tsquery('simple', \(query)) q
+                  WHERE to_tsvector('simple', c.body) @@ q AND m.space_id = ANY(\(spaces))
+                    AND (\(series)::text IS NULL OR m.series_id = \(series))
+                    AND (\(from)::text IS NULL OR m.date >= \(from)) AND (\(to)::text IS NULL OR m.date <= \(to))
+                  LIMIT \(candidates)) c
+            ORDER BY c.rank LIMIT \(filter.limit)
+            """)
+        let commentHits = comments.map {
+            SearchHit(kind: .comment, spaceID: $0.spaceID, seriesID: $0.seriesID, meetingID: $0.meetingID, meetingDate: $0.date,
+                      topicID: $0.topicID.flatMap(UUID.init(uuidString:)), bulletID: nil, title: "Comment by \($0.authorName)",
+                      snippet: terms.snippet(of: $0.body), rank: $0.rank, commentID: $0.id)
+        }
+        return SearchHit.merged(hits, bulletHits, commentHits, limit: filter.limit)
     }
 
     public func topicIndex(spaceID: UUID) async throws -> [TopicRef] {

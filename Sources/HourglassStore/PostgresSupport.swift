@@ -200,6 +200,9 @@ enum PostgresMigrations {
         CREATE INDEX bullets_action ON bullets (meeting_id) WHERE NOT deleted AND (text LIKE '[todo]%' OR text LIKE 'ACTION:%');
         """),
         ("v6-notify", notifyTablesSQL.replacingOccurrences(of: "DOUBLE", with: "DOUBLE PRECISION")),
+        ("v8-comment-search", """
+        CREATE INDEX comments_search ON comments USING GIN (to_tsvector('simple', body));
+        """),
     ]
 
     static func run(_ target: PostgresTarget, logger: Logger) async throws {

@@ -210,6 +210,23 @@ public struct SQLiteStore: HourglassStore {
                 INSERT INTO bullets_fts(bullets_fts) VALUES ('rebuild');
                 """)
         }
+        migrator.registerMigration("v8-comment-search") { db in
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE comments_fts USING fts5(body, content='comments', content_rowid='rowid',
+                    tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');
+                CREATE TRIGGER comments_fts_insert AFTER INSERT ON comments BEGIN
+                    INSERT INTO comments_fts(rowid, body) VALUES (new.rowid, new.body);
+                END;
+                CREATE TRIGGER comments_fts_delete AFTER DELETE ON comments BEGIN
+                    INSERT INTO comments_fts(comments_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+                END;
+                CREATE TRIGGER comments_fts_update AFTER UPDATE OF body ON comments BEGIN
+                    INSERT INTO comments_fts(comments_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+                    INSERT INTO comments_fts(rowid, body) VALUES (new.rowid, new.body);
+                END;
+                INSERT INTO comments_fts(comments_fts) VALUES ('rebuild');
+                """)
+        }
         return migrator
     }
 
@@ -581,7 +598,22 @@ extension SQLiteStore {
                           meetingID: try uuid(row["meeting_id"]), meetingDate: LocalDate(row["date"] as String) ?? LocalDate(Date(), in: .gmt),
                           topicID: nil, bulletID: row["id"], title: "Notes", snippet: terms.snippet(of: row["text"]), rank: row["rank"])
             }
-            return SearchHit.merged(hits, bulletHits, limit: filter.limit)
+            let comments = try Row.fetchAll(db, sql: """
+                SELECT * FROM (
+                    SELECT c.id, c.meeting_id, c.topic_id, m.space_id, m.series_id, m.date, c.author_name, c.body, bm25(comments_fts) AS rank
+                    FROM comments_fts JOIN comments c ON c.rowid = comments_fts.rowid JOIN meetings m ON m.id = c.meeting_id
+                    WHERE comments_fts MATCH ? AND \(meetingFilter)
+                    ORDER BY comments_fts.rowid DESC LIMIT \(Self.searchCandidates))
+                ORDER BY rank LIMIT ?
+                """, arguments: StatementArguments([match] + arguments + [filter.limit]))
+            let commentHits = try comments.map { row in
+                SearchHit(kind: .comment, spaceID: try uuid(row["space_id"]), seriesID: try uuid(row["series_id"]),
+                          meetingID: try uuid(row["meeting_id"]), meetingDate: LocalDate(row["date"] as String) ?? LocalDate(Date(), in: .gmt),
+                          topicID: (row["topic_id"] as String?).flatMap(UUID.init(uuidString:)), bulletID: nil,
+                          title: "Comment by \(row["author_name"] as String)", snippet: terms.snippet(of: row["body"]), rank: row["rank"],
+                          commentID: try uuid(row["id"]))
+            }
+            return SearchHit.merged(hits, bulletHits, commentHits, limit: filter.limit)
         }
     }
 

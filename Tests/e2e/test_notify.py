@@ -213,6 +213,10 @@ def test_a_comment_reaches_every_watcher_and_mention_once_by_inbox_email_and_web
     assert len(smtp.to(sam.email)) == 1
     assert len(smtp.to(people["Ann Author"].email)) == 1  # Ann watches what she commented on; Pia's reply reaches her
 
+    # Comments are found by search, linking to the comment; not by people who may not read the space.
+    found = sam.client.api("GET", f"/api/search?q=%22Better%20words%22&space={space}", expect=200)
+    assert [(h["kind"], h["url"]) for h in found] == [("comment", link)], found
+
     # The topic page shows the thread, escaped.
     page = sam.client.get(f"/s/{space}/topics/{topic}").text
     assert f'id="comment-{comment["id"].lower()}"' in page and "Better words" in page and "Second" in page and "<script>alert" not in page

@@ -57,10 +57,16 @@ struct SearchService: Sendable {
         try await loadSeries(hits.map(\.spaceID))
         return hits.compactMap { hit in
             guard let space = spacesByID[hit.spaceID], let series = seriesByID[hit.seriesID] else { return nil }
-            let anchor = hit.topicID.map { "#topic-\($0.uuidString.lowercased())" } ?? hit.bulletID.map { "#bullet-\($0)" } ?? ""
+            let meeting = Paths.meeting(space.slug, series.slug, hit.meetingDate)
+            let url: String
+            if let comment = hit.commentID {
+                // A comment lives on its topic's page, or on the meeting's comments page.
+                url = (hit.topicID.map { Paths.topic(space.slug, $0) } ?? meeting + "/comments") + "#comment-\(comment.uuidString.lowercased())"
+            } else {
+                url = meeting + (hit.topicID.map { "#topic-\($0.uuidString.lowercased())" } ?? hit.bulletID.map { "#bullet-\($0)" } ?? "")
+            }
             return Result(kind: hit.kind, space: space.slug, spaceName: space.name, series: series.slug, seriesName: series.name,
-                          date: hit.meetingDate.description, title: hit.title, snippet: hit.snippet,
-                          url: Paths.meeting(space.slug, series.slug, hit.meetingDate) + anchor)
+                          date: hit.meetingDate.description, title: hit.title, snippet: hit.snippet, url: url)
         }
     }
 }
@@ -72,7 +78,7 @@ extension Page {
         let q = query["q"] ?? ""
         let items: [HTML] = (results ?? []).map { r in
             """
-            <li class="hit \(r.kind.rawValue)"><a href="\(r.url)">\(r.kind == .topic ? r.title : "Notes")</a>
+            <li class="hit \(r.kind.rawValue)"><a href="\(r.url)">\(r.kind == .bullet ? "Notes" : r.title)</a>
             <span class="muted">\(r.spaceName) › \(r.seriesName) › \(r.date)</span>
             <p class="snippet">\(highlighted(r.snippet))</p></li>
             """
