@@ -115,6 +115,9 @@ struct NotifyOperations: Sendable {
             guard let cadence = Cadence(rawValue: raw) else {
                 throw AppError(.badRequest, "\(channel.rawValue) must be immediate, daily or off", field: channel.rawValue)
             }
+            if channel == .inbox, cadence == .daily {
+                throw AppError(.badRequest, "The inbox gets every notification as it happens: choose immediate or off", field: "inbox")
+            }
             try await store.setPreference(Preference(userID: user.id, channel: channel, cadence: cadence))
         }
     }

@@ -215,6 +215,7 @@ enum WebhookAddress {
 struct WebhookSender: Sendable {
     let client: HTTPClient
     let allowPrivate: Bool
+    var timeout: TimeAmount = .seconds(10)
 
     static let signatureHeader = "X-Hourglass-Signature"
 
@@ -231,7 +232,7 @@ struct WebhookSender: Sendable {
         request.body = .bytes(ByteBuffer(string: body))
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .seconds(10))
+            response = try await client.execute(request, timeout: timeout)
         } catch {
             throw DeliveryError.transient("The webhook did not answer: \(error)")
         }

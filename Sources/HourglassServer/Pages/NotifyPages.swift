@@ -138,7 +138,7 @@ extension Page {
     static func notificationSettings(user: User, preferences: [Channel: Cadence], watches: [Watch], emailEnabled: Bool) -> HTML {
         func choice(_ channel: Channel, label: String) -> HTML {
             let current = preferences[channel] ?? .immediate
-            let options: [HTML] = Cadence.allCases.map { cadence in
+            let options: [HTML] = Cadence.allCases.filter { channel != .inbox || $0 != .daily }.map { cadence in
                 "<label class=\"inline\"><input type=\"radio\" name=\"\(channel.rawValue)\" value=\"\(cadence.rawValue)\"\(HTML.when(cadence == current, " checked"))> \(cadence.rawValue)</label>"
             }
             return "<fieldset><legend>\(label)</legend>\(options)</fieldset>"
