@@ -145,8 +145,11 @@ import Testing
             let deadline = started.clock?["deadline"] as? Int ?? 0
             #expect(deadline == Int((app.clock.now.timeIntervalSince1970 + 900) * 1000))
             app.clock.advance(900)
-            // the timer service opens the re-vote by itself
-            let revote = try await poll { try await client.call(.get, meeting, token: ann) } until: { $0.clock?["phase"] as? String == "revote" }
+            // the timer service opens the re-vote by itself (a read shows it at once, advanced to the server's
+            // clock; the stored board follows when the timer service writes it, with the next sequence number)
+            let revote = try await poll { try await client.call(.get, meeting, token: ann) } until: {
+                $0.clock?["phase"] as? String == "revote" && $0.board["seq"] as? Int == 3
+            }
             #expect(revote.board["seq"] as? Int == 3)
             #expect(try await client.command(meeting, ["type": "revote", "thumb": "up"], token: ann).clock?["tally"] as? [String: Int] == ["up": 1, "sideways": 0, "down": 0])
             app.clock.advance(60)
