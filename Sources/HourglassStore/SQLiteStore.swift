@@ -158,34 +158,8 @@ public struct SQLiteStore: HourglassStore {
         migrator.registerMigration("v4-search") { db in
             // External-content FTS5 tables kept in sync by triggers, so an edit is searchable as
             // soon as it commits.
-            try db.execute(sql: """
-                CREATE VIRTUAL TABLE topics_fts USING fts5(title, description, content='topics', content_rowid='rowid',
-                    tokenize='unicode61 remove_diacritics 2');
-                CREATE TRIGGER topics_fts_insert AFTER INSERT ON topics BEGIN
-                    INSERT INTO topics_fts(rowid, title, description) VALUES (new.rowid, new.title, new.description);
-                END;
-                CREATE TRIGGER topics_fts_delete AFTER DELETE ON topics BEGIN
-                    INSERT INTO topics_fts(topics_fts, rowid, title, description) VALUES ('delete', old.rowid, old.title, old.description);
-                END;
-                CREATE TRIGGER topics_fts_update AFTER UPDATE OF title, description ON topics BEGIN
-                    INSERT INTO topics_fts(topics_fts, rowid, title, description) VALUES ('delete', old.rowid, old.title, old.description);
-                    INSERT INTO topics_fts(rowid, title, description) VALUES (new.rowid, new.title, new.description);
-                END;
-                CREATE VIRTUAL TABLE bullets_fts USING fts5(text, content='bullets', content_rowid='rowid',
-                    tokenize='unicode61 remove_diacritics 2');
-                CREATE TRIGGER bullets_fts_insert AFTER INSERT ON bullets BEGIN
-                    INSERT INTO bullets_fts(rowid, text) VALUES (new.rowid, new.text);
-                END;
-                CREATE TRIGGER bullets_fts_delete AFTER DELETE ON bullets BEGIN
-                    INSERT INTO bullets_fts(bullets_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
-                END;
-                CREATE TRIGGER bullets_fts_update AFTER UPDATE OF text ON bullets BEGIN
-                    INSERT INTO bullets_fts(bullets_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
-                    INSERT INTO bullets_fts(rowid, text) VALUES (new.rowid, new.text);
-                END;
-                INSERT INTO topics_fts(topics_fts) VALUES ('rebuild');
-                INSERT INTO bullets_fts(bullets_fts) VALUES ('rebuild');
-                """)
+            try db.execute(sql: fullTextIndex("topics", columns: ["title", "description"], prefixes: false)
+                           + fullTextIndex("bullets", columns: ["text"], prefixes: false))
         }
         migrator.registerMigration("v5-archive") { db in
             try db.execute(sql: """
@@ -199,35 +173,43 @@ public struct SQLiteStore: HourglassStore {
         }
         migrator.registerMigration("v7-search-prefixes") { db in
             // Prefix indexes for 1 to 3 characters: `t*` reads one index entry instead of every word.
-            try db.execute(sql: """
-                DROP TABLE topics_fts;
-                DROP TABLE bullets_fts;
-                CREATE VIRTUAL TABLE topics_fts USING fts5(title, description, content='topics', content_rowid='rowid',
-                    tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');
-                CREATE VIRTUAL TABLE bullets_fts USING fts5(text, content='bullets', content_rowid='rowid',
-                    tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');
-                INSERT INTO topics_fts(topics_fts) VALUES ('rebuild');
-                INSERT INTO bullets_fts(bullets_fts) VALUES ('rebuild');
-                """)
+            try db.execute(sql: "DROP TABLE topics_fts; DROP TABLE bullets_fts;"
+                           + fullTextIndex("topics", columns: ["title", "description"], triggers: false)
+                           + fullTextIndex("bullets", columns: ["text"], triggers: false))
         }
         migrator.registerMigration("v8-comment-search") { db in
-            try db.execute(sql: """
-                CREATE VIRTUAL TABLE comments_fts USING fts5(body, content='comments', content_rowid='rowid',
-                    tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');
-                CREATE TRIGGER comments_fts_insert AFTER INSERT ON comments BEGIN
-                    INSERT INTO comments_fts(rowid, body) VALUES (new.rowid, new.body);
-                END;
-                CREATE TRIGGER comments_fts_delete AFTER DELETE ON comments BEGIN
-                    INSERT INTO comments_fts(comments_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
-                END;
-                CREATE TRIGGER comments_fts_update AFTER UPDATE OF body ON comments BEGIN
-                    INSERT INTO comments_fts(comments_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
-                    INSERT INTO comments_fts(rowid, body) VALUES (new.rowid, new.body);
-                END;
-                INSERT INTO comments_fts(comments_fts) VALUES ('rebuild');
-                """)
+            try db.execute(sql: fullTextIndex("comments", columns: ["body"]))
         }
         return migrator
+    }
+
+    /// An external-content FTS5 index of `table`'s `columns`, kept in sync by triggers (so an edit
+    /// is searchable as soon as it commits) and filled from the table's rows. With `prefixes`,
+    /// prefixes of 1 to 3 characters are indexed too (`t*` reads one entry, not every word).
+    static func fullTextIndex(_ table: String, columns: [String], prefixes: Bool = true, triggers: Bool = true) -> String {
+        let fts = "\(table)_fts", list = columns.joined(separator: ", ")
+        let new = columns.map { "new.\($0)" }.joined(separator: ", "), old = columns.map { "old.\($0)" }.joined(separator: ", ")
+        var sql = """
+            CREATE VIRTUAL TABLE \(fts) USING fts5(\(list), content='\(table)', content_rowid='rowid',
+                tokenize='unicode61 remove_diacritics 2'\(prefixes ? ", prefix='1 2 3'" : ""));
+
+            """
+        if triggers {
+            sql += """
+                CREATE TRIGGER \(fts)_insert AFTER INSERT ON \(table) BEGIN
+                    INSERT INTO \(fts)(rowid, \(list)) VALUES (new.rowid, \(new));
+                END;
+                CREATE TRIGGER \(fts)_delete AFTER DELETE ON \(table) BEGIN
+                    INSERT INTO \(fts)(\(fts), rowid, \(list)) VALUES ('delete', old.rowid, \(old));
+                END;
+                CREATE TRIGGER \(fts)_update AFTER UPDATE OF \(list) ON \(table) BEGIN
+                    INSERT INTO \(fts)(\(fts), rowid, \(list)) VALUES ('delete', old.rowid, \(old));
+                    INSERT INTO \(fts)(rowid, \(list)) VALUES (new.rowid, \(new));
+                END;
+
+                """
+        }
+        return sql + "INSERT INTO \(fts)(\(fts)) VALUES ('rebuild');\n"
     }
 
     // MARK: Accounts
