@@ -22,6 +22,18 @@ public struct StoreSnapshot: Codable, Sendable, Equatable {
     public var bullets: [BulletRow] = []
     public var noteOps: [NoteOpRow] = []
     public var notesHeads: [NotesHead] = []
+    // Watches, comments and notifications (read and written through the generic row access).
+    public var watches: [Watch] = []
+    public var comments: [Comment] = []
+    public var commentEdits: [CommentEdit] = []
+    public var notifyEvents: [NotifyEvent] = []
+    public var inbox: [InboxItem] = []
+    public var deliveries: [Delivery] = []
+    public var preferences: [Preference] = []
+    public var webhooks: [Webhook] = []
+    public var notesDigests: [NotesDigest] = []
+    /// Installation settings worth keeping (the secret that signs unsubscribe links), not the setup token.
+    public var settings: [Setting] = []
 
     public init() {}
 
@@ -38,6 +50,36 @@ public struct StoreSnapshot: Codable, Sendable, Equatable {
         bullets = try c.decodeIfPresent([BulletRow].self, forKey: .bullets) ?? []
         noteOps = try c.decodeIfPresent([NoteOpRow].self, forKey: .noteOps) ?? []
         notesHeads = try c.decodeIfPresent([NotesHead].self, forKey: .notesHeads) ?? []
+        watches = try c.decodeIfPresent([Watch].self, forKey: .watches) ?? []
+        comments = try c.decodeIfPresent([Comment].self, forKey: .comments) ?? []
+        commentEdits = try c.decodeIfPresent([CommentEdit].self, forKey: .commentEdits) ?? []
+        notifyEvents = try c.decodeIfPresent([NotifyEvent].self, forKey: .notifyEvents) ?? []
+        inbox = try c.decodeIfPresent([InboxItem].self, forKey: .inbox) ?? []
+        deliveries = try c.decodeIfPresent([Delivery].self, forKey: .deliveries) ?? []
+        preferences = try c.decodeIfPresent([Preference].self, forKey: .preferences) ?? []
+        webhooks = try c.decodeIfPresent([Webhook].self, forKey: .webhooks) ?? []
+        notesDigests = try c.decodeIfPresent([NotesDigest].self, forKey: .notesDigests) ?? []
+        settings = try c.decodeIfPresent([Setting].self, forKey: .settings) ?? []
+    }
+
+    /// Adds the tables kept through the generic row access, read from `store`.
+    public mutating func addRows(from store: any HourglassStore) async throws {
+        watches = try await store.rows(Watch.self, where: [], order: [], limit: nil)
+        comments = try await store.rows(Comment.self, where: [], order: [], limit: nil)
+        commentEdits = try await store.rows(CommentEdit.self, where: [], order: [], limit: nil)
+        notifyEvents = try await store.rows(NotifyEvent.self, where: [], order: [], limit: nil)
+        inbox = try await store.rows(InboxItem.self, where: [], order: [], limit: nil)
+        deliveries = try await store.rows(Delivery.self, where: [], order: [], limit: nil)
+        preferences = try await store.rows(Preference.self, where: [], order: [], limit: nil)
+        webhooks = try await store.rows(Webhook.self, where: [], order: [], limit: nil)
+        notesDigests = try await store.rows(NotesDigest.self, where: [], order: [], limit: nil)
+        settings = try await store.rows(Setting.self, where: [.eq("key", .text("unsubscribe_secret"))], order: [], limit: nil)
+    }
+
+    /// The writes that put those tables into a store (in dependency order).
+    public var rowWrites: [RowWrite] {
+        let rows: [[any StoredRow]] = [watches, comments, commentEdits, notifyEvents, inbox, deliveries, preferences, webhooks, notesDigests, settings]
+        return rows.joined().map { .insert($0, ifAbsent: false) }
     }
 
     /// The same content in one canonical order, so two snapshots compare and hash alike.
@@ -53,6 +95,16 @@ public struct StoreSnapshot: Codable, Sendable, Equatable {
         copy.bullets.sort { ($0.meetingID.uuidString, $0.id) < ($1.meetingID.uuidString, $1.id) }
         copy.noteOps.sort { ($0.meetingID.uuidString, $0.seq) < ($1.meetingID.uuidString, $1.seq) }
         copy.notesHeads.sort { $0.meetingID.uuidString < $1.meetingID.uuidString }
+        copy.watches.sort { ($0.userID.uuidString, $0.kind.rawValue, $0.targetID.uuidString) < ($1.userID.uuidString, $1.kind.rawValue, $1.targetID.uuidString) }
+        copy.comments.sort { $0.id.uuidString < $1.id.uuidString }
+        copy.commentEdits.sort { ($0.commentID.uuidString, $0.editedAt) < ($1.commentID.uuidString, $1.editedAt) }
+        copy.notifyEvents.sort { $0.id.uuidString < $1.id.uuidString }
+        copy.inbox.sort { $0.id.uuidString < $1.id.uuidString }
+        copy.deliveries.sort { $0.id.uuidString < $1.id.uuidString }
+        copy.preferences.sort { ($0.userID.uuidString, $0.channel.rawValue) < ($1.userID.uuidString, $1.channel.rawValue) }
+        copy.webhooks.sort { $0.id.uuidString < $1.id.uuidString }
+        copy.notesDigests.sort { $0.meetingID.uuidString < $1.meetingID.uuidString }
+        copy.settings.sort { $0.key < $1.key }
         return copy
     }
 
@@ -60,7 +112,9 @@ public struct StoreSnapshot: Codable, Sendable, Equatable {
     public var counts: [String: Int] {
         ["users": users.count, "spaces": spaces.count, "memberships": memberships.count, "series": series.count,
          "meetings": meetings.count, "topics": topics.count, "votes": votes.count, "bullets": bullets.count,
-         "note_ops": noteOps.count, "notes_heads": notesHeads.count]
+         "note_ops": noteOps.count, "notes_heads": notesHeads.count, "watches": watches.count, "comments": comments.count,
+         "comment_edits": commentEdits.count, "notify_events": notifyEvents.count, "inbox": inbox.count, "deliveries": deliveries.count,
+         "preferences": preferences.count, "webhooks": webhooks.count, "notes_digests": notesDigests.count]
     }
 
     /// Rows `merge` writes (series, meetings, topics, votes and notes).
@@ -149,9 +203,12 @@ public enum DataMigration {
     }
 
     public static func copy(from source: any HourglassStore, to target: any HourglassStore) async throws -> Report {
-        let snapshot = try await source.exportSnapshot()
+        var snapshot = try await source.exportSnapshot()
+        try await snapshot.addRows(from: source)
         try await target.importSnapshot(snapshot)
-        let copied = try await target.exportSnapshot()
+        try await target.write(snapshot.rowWrites)
+        var copied = try await target.exportSnapshot()
+        try await copied.addRows(from: target)
         guard copied.counts == snapshot.counts, copied.checksum == snapshot.checksum else {
             throw StoreError.notFound("The copy differs from the source (counts \(copied.counts) vs \(snapshot.counts)); the target was left as written for inspection")
         }

@@ -20,7 +20,8 @@ from conftest import (PASSWORD, Meeting, Person, Server, make_meeting, psql, run
 from test_live import Live, votes_of
 
 SETUP_NOTICE = "no administrator yet"
-TABLES = ("users", "spaces", "memberships", "series", "meetings", "topics", "votes", "bullets", "note_ops", "notes_heads")
+TABLES = ("users", "spaces", "memberships", "series", "meetings", "topics", "votes", "bullets", "note_ops", "notes_heads",
+          "watches", "comments", "comment_edits", "notify_events", "inbox", "deliveries", "preferences", "webhooks", "notes_digests")
 
 
 def terminate_gracefully(server: Server, within: float = 5.0) -> int:
@@ -244,7 +245,7 @@ def readable(frame: dict) -> dict:
 @pytest.fixture
 def installation(tmp_data_dir, start_server):
     """A SQLite installation with a bit of everything, its server stopped; returns what was made."""
-    server = start_server(tmp_data_dir)
+    server = start_server(tmp_data_dir, extra_args=["--allow-private-webhooks"])
     admin = set_up_admin([server])
     olga, mia, vera = (sign_up(server, name) for name in ("Olga Owner", "Mia Member", "Vera Voter"))
 
@@ -276,8 +277,15 @@ def installation(tmp_data_dir, start_server):
         {"clientSeq": 1, "kind": "create", "bullet": "moved", "parent": "meeting", "order": "V", "text": ""},
         {"clientSeq": 2, "kind": "text", "bullet": "moved", "rev": 0, "op": ["Notes move too: ünïcödé 🙂"]}])
 
+    # Comments, watches, preferences, a webhook: the notification tables move too.
+    comment = mia.client.api("POST", f"/api/spaces/{private.space}/comments", {"topicId": u1, "body": "Members only, indeed"}, expect=201)
+    mia.client.request("PATCH", f"/api/spaces/{private.space}/comments/{comment['id']}", json_body={"body": "Members only, edited"})
+    olga.client.api("POST", f"/api/spaces/{private.space}/webhooks", {"url": "http://127.0.0.1:9/hook", "format": "generic"}, expect=201)
+    vera.client.api("PUT", "/api/me/preferences", {"email": "daily"}, expect=200)
+    admin.client.api("POST", f"/api/spaces/{first.space}/watches", {"kind": "space", "target": admin.client.api("GET", f"/api/spaces/{first.space}", expect=200)["space"]["id"]}, expect=200)
+
     expected = {"users": 4, "spaces": 2, "memberships": 3, "series": 2, "meetings": 3, "topics": 6, "votes": 5,
-                "bullets": 1, "note_ops": 2, "notes_heads": 1}
+                "bullets": 1, "note_ops": 2, "notes_heads": 1, "comments": 1, "comment_edits": 1, "preferences": 1, "webhooks": 1}
     # What each person sees, to compare after the move.
     views = {}
     for person in (admin, olga, mia, vera):
@@ -289,9 +297,12 @@ def installation(tmp_data_dir, start_server):
     assert views[(mia.email, private.api + "/notes")][0]["text"] == "Notes move too: ünïcödé 🙂"
     assert terminate_gracefully(server) == 0
     path = tmp_data_dir / "hourglass.sqlite"
-    assert sqlite_counts(path) == expected, "the source does not hold what the test made"
+    counts = sqlite_counts(path)
+    assert {table: counts[table] for table in expected} == expected, "the source does not hold what the test made"
+    # Made by the server itself: proposers' and the editor's automatic watches, the events and what the worker made of them.
+    assert counts["watches"] >= 6 and counts["notify_events"] >= 2, counts
     return {"path": path, "people": [admin, olga, mia, vera], "meetings": [first, second, private], "views": views,
-            "counts": expected}
+            "counts": counts}
 
 
 def assert_same_installation(server: Server, installation: dict) -> None:
