@@ -23,7 +23,7 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   }
 fi
-if ! .venv/bin/python -c "import playwright, pytest, websockets, openapi_spec_validator" 2>/dev/null; then
+if ! .venv/bin/python -c "import playwright, pytest, websockets, openapi_spec_validator, aiosmtpd" 2>/dev/null; then
   echo "bootstrap: installing Python test tools"
   .venv/bin/pip install -q --disable-pip-version-check -r Tests/e2e/requirements.txt
 fi
