@@ -154,8 +154,8 @@ extension HourglassStore {
                        order: [("created_at", true)], limit: limit)
     }
 
-    public func deliveries(key prefix: String) async throws -> [Delivery] {
-        try await rows(Delivery.self, where: [.eq("key", .text(prefix))], order: [], limit: 10)
+    public func deliveries(key: String) async throws -> [Delivery] {
+        try await rows(Delivery.self, where: [.eq("key", .text(key))], order: [], limit: 10)
     }
 
     /// Sends a dead delivery again (an owner fixed the webhook, say).

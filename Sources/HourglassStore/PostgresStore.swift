@@ -84,7 +84,7 @@ public struct PostgresStore: HourglassStore {
     func write<T: Encodable>(_ value: T, into table: PostgresTable, upsert: Bool = false, ignoreExisting: Bool = false,
                              extra: [String: String] = [:], on connection: PostgresConnection? = nil) async throws -> Bool {
         let json = try Self.json(value, adding: extra)
-        let written = upsert ? ((try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?.keys.sorted() ?? []) : []
+        let written = upsert && table.columns.isEmpty ? ((try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?.keys.sorted() ?? []) : []
         let conflict = upsert ? table.upsertClause(columns: written) : ignoreExisting ? "ON CONFLICT DO NOTHING" : ""
         let query: PostgresQuery = """
             INSERT INTO \(unescaped: table.name) SELECT * FROM jsonb_populate_record(NULL::\(unescaped: table.name), \(json)::jsonb) \(unescaped: conflict) RETURNING 1::int8

@@ -246,12 +246,13 @@ let notifyTablesSQL = """
     """
 
 extension NotesCommit {
-    /// What a notes commit also writes: editors watch the meeting, and edits after the meeting
-    /// are gathered into its digest (sent once the page has been quiet).
+    /// What a commit of edits made after the meeting also writes: the editors watch the meeting, and
+    /// the edits are gathered into its digest (sent once the page has been quiet). Live edits write
+    /// nothing more: their editors are made watchers once, when the meeting ends.
     func sideEffects(spaceID: UUID, meetingID: UUID, status: MeetingStatus, now: Date) -> (digest: NotesDigest?, watches: [Watch]) {
         let editors = Set(entries.compactMap(\.userID))
+        guard !status.isOpen, let first = entries.first?.seq, let last = entries.last?.seq, !editors.isEmpty else { return (nil, []) }
         let watches = editors.map { Watch(userID: $0, kind: .meeting, targetID: meetingID, spaceID: spaceID, automatic: true, createdAt: now) }
-        guard !status.isOpen, let first = entries.first?.seq, let last = entries.last?.seq, !editors.isEmpty else { return (nil, watches) }
         return (NotesDigest(meetingID: meetingID, spaceID: spaceID, fromSeq: first, toSeq: last, lastChangeAt: now), watches)
     }
 }
@@ -259,6 +260,7 @@ extension NotesCommit {
 /// Adds edits to a meeting's digest: the first sequence number stays, the last and the time move on.
 let digestUpsertSQL = "ON CONFLICT (meeting_id) DO UPDATE SET to_seq = excluded.to_seq, last_change_at = excluded.last_change_at"
 
+extension Space: StoredRow { public static let keyColumns = ["id"] }
 extension Meeting: StoredRow { public static let keyColumns = ["id"] }
 extension Topic: StoredRow { public static let keyColumns = ["id"] }
 extension Series: StoredRow { public static let keyColumns = ["id"] }

@@ -57,9 +57,7 @@ public struct ActionItem: Sendable, Equatable {
     /// that is the name without spaces or its first word.
     public func isOwned(by name: String) -> Bool {
         guard let owner = owner?.lowercased(), !owner.isEmpty else { return false }
-        let full = name.lowercased()
-        return owner == full || owner == full.replacingOccurrences(of: " ", with: "")
-            || owner == full.replacingOccurrences(of: " ", with: ".") || owner == full.split(separator: " ").first.map(String.init)
+        return Comment.handle(owner, names: name)
     }
 
     /// The bullet text with the item toggled: a plain bullet becomes `[todo]`, an open item `[done]`,

@@ -114,7 +114,7 @@ public enum ArchiveText {
     /// Words read as intention tags besides the series' own.
     public static let tagAliases: Set<String> = ["discuss", "discussion", "question"]
     /// Markers that make a bullet an action item or a note kind, never a topic.
-    static let bulletMarkers: Set<String> = ["todo", "done", "idea", "action", "note", "x", " "]
+    static let bulletMarkers: Set<String> = ["todo", "done", "idea", "action", "note", "x"]
 
     public static func parse(_ data: Data, tags: [String] = SeriesSettings.defaultTags) throws -> ImportedArchive {
         guard data.count <= maxBytes else {

@@ -147,14 +147,14 @@ struct NotificationService: Service {
 
     func fanOut(_ event: NotifyEvent) async throws {
         guard let board = try await store.board(spaceID: event.spaceID, meetingID: event.meetingID),
-              let space = try await store.spaces(visibleTo: User(email: "worker@localhost", name: "worker", isAdmin: true, createdAt: now()))
-                .first(where: { $0.id == event.spaceID }),
+              let space = try await store.rows(Space.self, where: [.eq("id", .uuid(event.spaceID))], order: [], limit: 1).first,
               let series = try await store.rows(Series.self, where: [.eq("id", .uuid(board.meeting.seriesID))], order: [], limit: 1).first,
               let text = try await compose(event, board: board, space: space, series: series) else {
             // The thing is gone (deleted space or meeting): nothing to say.
             try await store.fanOut(event, inbox: [], deliveries: [], now: now())
             return
         }
+        if event.kind == .notesReady { try await makeEditorsWatch(event) }
         let watches = try await store.watchers(of: text.targets)
         let members = try await store.members(spaceID: space.id)
         var mentioned = Set<UUID>()
@@ -163,13 +163,10 @@ struct NotificationService: Service {
             for watch in watches where people[watch.userID] == nil { people[watch.userID] = try await store.user(id: watch.userID)?.name }
             for (id, name) in people where text.mentioned.contains(where: { Comment.handle($0, names: name) }) { mentioned.insert(id) }
         }
-        // Muted watches silence the thing they are on, not the mention.
-        var muted = Set(watches.filter(\.muted).map(\.userID))
-        muted.subtract(watches.filter { !$0.muted }.map(\.userID))
         let memberIDs = Set(members.map(\.user.id))
         var recipients: [User] = []
-        for id in Audience.recipients(watches: watches.filter { !muted.contains($0.userID) }, mentioned: mentioned, actor: nil, mayRead: { _ in true })
-            .subtracting(text.actors) {
+        // Muted watches silence the thing they are on, not a mention (Audience keeps those).
+        for id in Audience.recipients(watches: watches, mentioned: mentioned, actor: nil, mayRead: { _ in true }).subtracting(text.actors) {
             guard let user = try await store.user(id: id) else { continue }
             // Nobody hears about what they may not read (a private space they left, for instance).
             if space.visibility == .private, !user.isAdmin, !memberIDs.contains(id) { continue }
@@ -194,6 +191,15 @@ struct NotificationService: Service {
                                        text: text.text, html: "", payload: webhookPayload(hook, event: event, space: space, text: text), createdAt: now()))
         }
         try await store.fanOut(event, inbox: inbox, deliveries: deliveries, now: now())
+    }
+
+    /// People who edited the notes during the meeting watch it from now on (unless they turned that
+    /// off): written once at the end rather than with every keystroke's commit.
+    func makeEditorsWatch(_ event: NotifyEvent) async throws {
+        let editors = Set(try await store.noteEntries(meetingID: event.meetingID, after: 0, limit: Int.max).compactMap(\.userID))
+        try await store.write(editors.map {
+            .insert(Watch(userID: $0, kind: .meeting, targetID: event.meetingID, spaceID: event.spaceID, automatic: true, createdAt: event.at), ifAbsent: true)
+        })
     }
 
     func webhookPayload(_ hook: Webhook, event: NotifyEvent, space: Space, text: NotificationText) -> String {

@@ -110,8 +110,9 @@ struct SMTPClient: Sendable {
     /// A MIME message with plain-text and HTML parts (base64, so any text is safe), a Message-ID
     /// derived from the idempotency key, and one-click unsubscribe headers (RFC 8058).
     static func message(from: String, to: String, subject: String, text: String, html: String, key: String, unsubscribe: String, date: Date) -> String {
-        let boundary = "hourglass-" + SHA256.hash(data: Data(key.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
-        let messageID = SHA256.hash(data: Data(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        let boundary = "hourglass-" + digest.prefix(24)
+        let messageID = String(digest.prefix(32))
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = .gmt
