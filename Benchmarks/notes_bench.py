@@ -62,8 +62,12 @@ class Server:
         return None
 
     def cpu_seconds(self):
+        return sum(self.cpu_split())
+
+    def cpu_split(self):
+        """User and system CPU seconds so far."""
         fields = open(f"/proc/{self.proc.pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
     def rss_mb(self):
         for line in open(f"/proc/{self.proc.pid}/status"):
@@ -99,18 +103,31 @@ def prepare(servers):
 def run(args, clients, typists, servers, cookie, meeting):
     urls = [f"ws://127.0.0.1:{s.port}{meeting}/live" for s in servers]
     cmd = ["taskset", "-c", "1", os.path.join(args.bin_dir, "hourglass-notes-bench"), "--cookie", cookie,
-           "--clients", str(clients), "--typists", str(typists), "--seconds", str(args.seconds), "--rate", str(args.rate),
-           "--observers", str(args.observers)]
+           "--clients", str(clients), "--typists", str(typists), "--seconds", str(args.seconds), "--rate", str(args.rate),]
     for url in urls:
         cmd += ["--url", url]
     cpu0 = [s.cpu_seconds() for s in servers]
     t0 = time.monotonic()
     peak = [0.0] * len(servers)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The generator writes "typing" and "stopped" on stderr: the server's CPU is sampled then too,
+    # so the figure for the typing phase is not diluted by connecting and draining.
+    marks, err_lines = {}, []
+
+    def watch_stderr():
+        for line in proc.stderr:
+            if line.strip() in ("typing", "stopped"):
+                marks[line.strip()] = (time.monotonic(), [s.cpu_split() for s in servers])
+            else:
+                err_lines.append(line)
+    reader = threading.Thread(target=watch_stderr, daemon=True)
+    reader.start()
     while proc.poll() is None:
         peak = [max(p, s.rss_mb()) for p, s in zip(peak, servers)]
         time.sleep(0.5)
-    out, err = proc.communicate()
+    out = proc.stdout.read()
+    reader.join(timeout=5)
+    err = "".join(err_lines)
     wall = time.monotonic() - t0
     cpu = sum(s.cpu_seconds() - c for s, c in zip(servers, cpu0))
     try:
@@ -118,6 +135,11 @@ def run(args, clients, typists, servers, cookie, meeting):
     except Exception:
         raise SystemExit(f"load generator failed ({proc.returncode}):\n{out}\n{err}")
     report["serverCpuSecondsPerSecond"] = round(cpu / wall, 3)
+    if "typing" in marks and "stopped" in marks:
+        (t1, c1), (t2, c2) = marks["typing"], marks["stopped"]
+        user = sum(b[0] - a[0] for a, b in zip(c1, c2))
+        system = sum(b[1] - a[1] for a, b in zip(c1, c2))
+        report["serverCpuWhileTyping"] = {"userPerSecond": round(user / (t2 - t1), 3), "systemPerSecond": round(system / (t2 - t1), 3)}
     report["serverPeakRssMB"] = [round(p, 1) for p in peak]
     report["exitCode"] = proc.returncode
     if proc.returncode and err:
@@ -130,7 +152,6 @@ def main():
     p.add_argument("--configs", default="100x100,1000x100,1000x1000")
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--rate", type=float, default=5)
-    p.add_argument("--observers", type=int, default=0, help="clients (besides typists) that read and time every entry; 0 = all")
     p.add_argument("--instances", type=int, default=1)
     p.add_argument("--postgres", action="store_true", help="use PostgreSQL even with one instance")
     p.add_argument("--bin-dir", default=os.path.join(ROOT, ".build", "release"))
