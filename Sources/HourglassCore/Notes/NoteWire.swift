@@ -21,6 +21,20 @@ public struct NoteEntry: Codable, Sendable, Equatable {
     }
 }
 
+extension NoteEntry {
+    /// An entry as the live stream sends it: what a client needs to apply entries in order and
+    /// to recognise its own. Who made a change and when stay in the op log (the history page
+    /// shows them); the stream leaves them out because every byte of it goes to every connection.
+    public struct Live: Encodable, Sendable {
+        public var seq: Int
+        public var client: String
+        public var clientSeq: Int
+        public var change: NoteChange
+    }
+
+    public var live: Live { Live(seq: seq, client: client, clientSeq: clientSeq, change: change) }
+}
+
 extension NoteChange: Codable {
     private enum Keys: String, CodingKey { case kind, bullet, parent, order, text, rev, op }
 

@@ -169,7 +169,7 @@ struct APIController: Sendable {
             let context = wsContext.requestContext
             guard let access = context.access, let (_, board) = try? await self.app.resolver.board(context) else { return }
             try await self.app.live.serve(board: board, access: access, user: context.user, inbound: inbound, outbound: outbound,
-                                      logger: wsContext.logger)
+                                          channel: context.channel, logger: wsContext.logger)
         }
     }
 

@@ -13,8 +13,6 @@ import NIOWebSocket
 /// See docs/protocol.md for every message.
 struct LiveSocket: Sendable {
     static let maxMessageSize = 64 * 1024
-    /// How long a writer waits after a change so a burst of changes goes out as one frame.
-    static let coalescingDelay: Duration = .milliseconds(5)
     /// Most note entries sent in one frame.
     static let notesPerFrame = 2000
 
@@ -42,7 +40,7 @@ struct LiveSocket: Sendable {
     /// (a message over the size limit, a text frame that is not UTF-8) propagate, so the socket
     /// closes with their code (1009, 1007).
     func serve(board: Board, access: SpaceAccess, user: User?, inbound: WebSocketInboundStream,
-               outbound: WebSocketOutboundWriter, logger: Logger) async throws {
+               outbound: WebSocketOutboundWriter, channel: any NIOCore.Channel, logger: Logger) async throws {
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let session = Session(board: board, access: access, user: user, outbox: Outbox(signal: signal), logger: logger)
         await boards.hub.join(board, connectionID: session.connectionID, userName: user?.name, outbox: session.outbox)
@@ -50,7 +48,7 @@ struct LiveSocket: Sendable {
         await presence?.refresh(meetingID: session.meetingID)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await self.push(signals, session: session, outbound: outbound) }
+                group.addTask { await self.push(signals, session: session, to: ConnectionWriter(channel: channel)) }
                 group.addTask { try await self.read(inbound, session: session, outbound: outbound) }
                 try await group.next()
                 group.cancelAll()
@@ -74,70 +72,79 @@ struct LiveSocket: Sendable {
 
     private func signalFinish(_ session: Session) { session.outbox.signal.finish() }
 
-    /// Sends the board when it changed and the queued notes entries, a few milliseconds after
-    /// each wake-up so bursts coalesce into single frames.
-    private func push(_ signals: AsyncStream<Void>, session: Session, outbound: WebSocketOutboundWriter) async {
+    /// Sends the board when it changed, the carets when they changed and the queued notes
+    /// entries. Whatever arrives while a frame is being written goes out together in the next
+    /// one, so bursts coalesce without a timer per connection (a group commit already arrives as
+    /// one push; caret moves are paced per meeting by the hub).
+    ///
+    /// It runs on the connection's event loop (isolated to `writer`): a frame is written without a
+    /// thread hop, and a commit that wakes a thousand writers wakes each event loop once. While
+    /// the client does not read fast enough, nothing more is written; what is queued meanwhile
+    /// goes out as one bigger frame when it catches up (or as a resync when it fell too far behind).
+    private func push(_ signals: AsyncStream<Void>, session: Session, to writer: isolated ConnectionWriter) async {
         var sentVersion = -1
         var sentCarets = 0
         for await _ in signals {
-            try? await Task.sleep(for: Self.coalescingDelay)
-            do {
-                // Only what changed is looked up: a burst of notes does not touch the board.
-                let work = session.outbox.take()
-                if work.boardChanged || sentVersion < 0,
-                   let (board, json, version) = await boards.hub.snapshot(meetingID: session.meetingID), version != sentVersion {
-                    sentVersion = version
-                    let me = JSON.string(PersonalBoard(board, user: session.user, access: session.access))
-                    try await outbound.write(.text(#"{"type":"board","serverNow":\#(boards.now().millis),"board":\#(json),"me":\#(me)}"#))
-                }
-                if work.caretsChanged, let (carets, version) = await boards.hub.carets(meetingID: session.meetingID), version != sentCarets {
-                    sentCarets = version
-                    try await outbound.write(.text(#"{"type":"carets","carets":\#(JSON.string(carets))}"#))
-                }
-                if work.overflowed {
-                    try await outbound.write(.text(#"{"type":"resync"}"#))
-                } else {
-                    try await send(work.items, outbound: outbound)
-                }
-            } catch {
-                return
+            guard writer.channel.isActive else { return }
+            guard writer.channel.isWritable else {
+                writer.wakeLater(session.outbox.signal)
+                continue
             }
+            // Only what changed is looked up: a burst of notes does not touch the board.
+            let work = session.outbox.take()
+            if work.boardChanged || sentVersion < 0,
+               let (board, json, version) = await boards.hub.snapshot(meetingID: session.meetingID), version != sentVersion {
+                sentVersion = version
+                let me = JSON.string(PersonalBoard(board, user: session.user, access: session.access))
+                writer.write(#"{"type":"board","serverNow":\#(boards.now().millis),"board":\#(json),"me":\#(me)}"#)
+            }
+            if work.caretsChanged, let (carets, version) = await boards.hub.carets(meetingID: session.meetingID), version != sentCarets {
+                sentCarets = version
+                writer.write(#"{"type":"carets","carets":\#(JSON.string(carets))}"#)
+            }
+            if work.overflowed {
+                writer.write(#"{"type":"resync"}"#)
+            } else {
+                send(work.items, to: writer)
+            }
+            writer.channel.flush()
         }
     }
 
     static let notesPrefix = ByteBuffer(string: #"{"type":"notes","changes":["#)
     static let notesSuffix = ByteBuffer(string: "]}")
 
-    /// Sends queued items in order: whole frames as they are, runs of entries as `notes` frames
-    /// assembled from the shared encoded entries without going through strings.
-    private func send(_ items: [Outbox.Item], outbound: WebSocketOutboundWriter) async throws {
-        var entries: [ByteBuffer] = []
-        func flush() async throws {
-            var start = 0
-            while start < entries.count {
-                let end = min(entries.count, start + Self.notesPerFrame)
-                let size = entries[start..<end].reduce(Self.notesPrefix.readableBytes + Self.notesSuffix.readableBytes) { $0 + $1.readableBytes + 1 }
-                var frame = ByteBufferAllocator().buffer(capacity: size)
-                frame.writeImmutableBuffer(Self.notesPrefix)
-                for index in start..<end {
-                    if index > start { frame.writeStaticString(",") }
-                    frame.writeImmutableBuffer(entries[index])
-                }
-                frame.writeImmutableBuffer(Self.notesSuffix)
-                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: frame)))
-                start = end
+    /// Writes queued items in order: whole frames as they are, runs of entries as `notes` frames
+    /// assembled from the shared encoded chunks (one per commit) without going through strings.
+    private func send(_ items: [Outbox.Item], to writer: isolated ConnectionWriter) {
+        var chunks: [ByteBuffer] = []
+        var count = 0
+        func flush() {
+            guard !chunks.isEmpty else { return }
+            let size = chunks.reduce(Self.notesPrefix.readableBytes + Self.notesSuffix.readableBytes) { $0 + $1.readableBytes + 1 }
+            var frame = writer.channel.allocator.buffer(capacity: size)
+            frame.writeImmutableBuffer(Self.notesPrefix)
+            for (index, chunk) in chunks.enumerated() {
+                if index > 0 { frame.writeStaticString(",") }
+                frame.writeImmutableBuffer(chunk)
             }
-            entries = []
+            frame.writeImmutableBuffer(Self.notesSuffix)
+            writer.write(frame)
+            chunks = []
+            count = 0
         }
         for item in items {
             switch item {
-            case let .entry(entry): entries.append(entry)
+            case let .entries(chunk, entries):
+                if count > 0 && count + entries > Self.notesPerFrame { flush() }
+                chunks.append(chunk)
+                count += entries
             case let .frame(frame):
-                try await flush()
-                try await outbound.write(.text(frame))
+                flush()
+                writer.write(frame)
             }
         }
-        try await flush()
+        flush()
     }
 
     private func read(_ inbound: WebSocketInboundStream, session: Session, outbound: WebSocketOutboundWriter) async throws {
@@ -240,7 +247,7 @@ struct LiveSocket: Sendable {
                     let entries = try await boards.store.noteEntries(meetingID: session.meetingID, after: after, limit: Self.notesPerFrame)
                     let upTo = entries.filter { $0.seq <= to }
                     guard let last = upTo.last else { break }
-                    frames.append(#"{"type":"notes","changes":[\#(upTo.map(JSON.string).joined(separator: ","))]}"#)
+                    frames.append(#"{"type":"notes","changes":[\#(upTo.map { JSON.string($0.live) }.joined(separator: ","))]}"#)
                     after = last.seq
                 }
                 frames.append(#"{"type":"notesReady","seq":\#(to)}"#)
@@ -321,5 +328,38 @@ struct LiveSocket: Sendable {
 
     static func error(id: String?, code: String, _ message: String) -> String {
         #"{"type":"error","id":\#(JSON.string(id)),"code":\#(JSON.string(code)),"message":\#(JSON.string(message))}"#
+    }
+}
+
+/// Writes a connection's pushed frames straight into its channel, from the channel's own event
+/// loop: code isolated to this actor runs on that loop, so writing needs no thread hop and
+/// waking many writers costs one wake-up per event loop. (Replies to the client's own messages
+/// still go through the WebSocket handler's writer; the two never split a frame.)
+actor ConnectionWriter {
+    let channel: any NIOCore.Channel
+    private let executor: any SerialExecutor
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    init(channel: any NIOCore.Channel) {
+        self.channel = channel
+        executor = channel.eventLoop.executor
+    }
+
+    /// How long to wait before looking again at a client that is not reading fast enough.
+    static let retryWhenFull: TimeAmount = .milliseconds(20)
+
+    func write(_ text: String) {
+        write(channel.allocator.buffer(string: text))
+    }
+
+    /// Queues one text frame; `channel.flush()` sends what was queued.
+    func write(_ data: ByteBuffer) {
+        channel.write(WebSocketFrame(fin: true, opcode: .text, data: data), promise: nil)
+    }
+
+    /// Wakes the writer again a little later (the socket's send buffer is full).
+    func wakeLater(_ signal: AsyncStream<Void>.Continuation) {
+        channel.eventLoop.scheduleTask(in: Self.retryWhenFull) { signal.yield() }
     }
 }

@@ -32,7 +32,13 @@ actor MeetingHub {
         /// Who edits which bullet, per connection, and its own version.
         var carets: [UUID: Caret] = [:]
         var caretVersion = 0
+        /// Whether the writers will be told about caret moves shortly (see `caretPace`).
+        var caretsPending = false
     }
+
+    /// Caret moves reach the writers at most this often per meeting: with a thousand people
+    /// moving their carets, each connection gets a few caret frames a second, not thousands.
+    static let caretPace: Duration = .milliseconds(50)
 
     private var rooms: [UUID: Room] = [:]
 
@@ -93,11 +99,25 @@ actor MeetingHub {
         signalAll(meetingID)
     }
 
-    /// Records where a connection's person is editing and wakes every writer of the meeting.
+    /// Records where a connection's person is editing; every writer of the meeting hears of it
+    /// within `caretPace`, together with the other moves made meanwhile.
     func setCaret(meetingID: UUID, connectionID: UUID, caret: Caret) {
         guard var room = rooms[meetingID], room.carets[connectionID] != caret else { return }
         room.carets[connectionID] = caret
         room.caretVersion += 1
+        let schedule = !room.caretsPending
+        room.caretsPending = true
+        rooms[meetingID] = room
+        guard schedule else { return }
+        Task {
+            try? await Task.sleep(for: Self.caretPace)
+            self.announceCarets(meetingID: meetingID)
+        }
+    }
+
+    private func announceCarets(meetingID: UUID) {
+        guard var room = rooms[meetingID] else { return }
+        room.caretsPending = false
         rooms[meetingID] = room
         for connection in room.connections.values { connection.outbox.markCarets() }
     }

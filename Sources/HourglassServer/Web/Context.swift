@@ -2,6 +2,7 @@ import Foundation
 import HourglassCore
 import Hummingbird
 import HummingbirdWebSocket
+import NIOCore
 
 /// Per-request state: who is calling and, on routes inside a space, what they may do there.
 public struct AppRequestContext: RequestContext, WebSocketRequestContext {
@@ -13,10 +14,13 @@ public struct AppRequestContext: RequestContext, WebSocketRequestContext {
     public var sessionTokenHash: String?
     /// Set by `SpaceAccessMiddleware` on every route under a space; absent means "not in a space".
     public var access: SpaceAccess?
+    /// The connection the request came on: live sockets write their pushed frames to it directly.
+    public let channel: any NIOCore.Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
+        channel = source.channel
     }
 
     public var requestDecoder: JSONDecoder {
