@@ -157,9 +157,13 @@ func scanEntries(_ bytes: UnsafeRawBufferPointer) -> [Entry] {
 final class Run: @unchecked Sendable {
     let options: Options
     let loop: EventLoop
-    let start: UInt64
-    let stopAt: UInt64
-    let quietUntil: UInt64
+    /// Typing starts half a second after every client has its first snapshot (or, should some
+    /// never get one, `joinLimit` after the run began) and lasts `seconds`; the run ends when
+    /// every client has everything or `drain` seconds after typing stopped.
+    private(set) var start: UInt64 = .max
+    private(set) var stopAt: UInt64 = .max
+    private(set) var quietUntil: UInt64 = .max
+    static let joinLimit: TimeAmount = .seconds(120)
     let done: EventLoopPromise<Void>
     var clients: [Client] = []
     /// Per typist: keystroke time of each of its operations, by client sequence number.
@@ -167,17 +171,20 @@ final class Run: @unchecked Sendable {
     /// Per typist: characters typed in all, known once its last operation came back.
     var finals: [Int: Int] = [:]
     var latencies: [UInt64] = []
+    /// The worst latency of the deliveries that arrived in each second after typing started,
+    /// to tell a steady tail from a stall.
+    var worstBySecond: [Int: UInt64] = [:]
     var frames = 0, bytes = 0, resyncs = 0, reconnects = 0
+    /// How long it took until every client had its first snapshot.
+    private(set) var joinSeconds = -1.0
+    private var joined = 0
+    private let began = now()
     var errors: [String] = []
     private var open = 0
 
     init(options: Options, loop: EventLoop) {
         self.options = options
         self.loop = loop
-        // Typing starts once everyone is connected.
-        start = now() + UInt64(3e9 + Double(options.clients) * 4e6)
-        stopAt = start + UInt64(options.seconds * 1e9)
-        quietUntil = stopAt + UInt64(options.drain * 1e9)
         done = loop.makePromise()
         typedAt = Array(repeating: [:], count: options.typists)
     }
@@ -189,6 +196,21 @@ final class Run: @unchecked Sendable {
             // Connect gradually rather than all in the same millisecond.
             loop.scheduleTask(in: .milliseconds(Int64(client.index) * 2)) { client.connect() }
         }
+        loop.scheduleTask(in: Self.joinLimit) { self.startTyping() }
+    }
+
+    /// A client got its first snapshot.
+    func clientJoined() {
+        joined += 1
+        if joined == options.clients { startTyping() }
+    }
+
+    private func startTyping() {
+        guard start == .max else { return }
+        joinSeconds = joined == options.clients ? Double(now() - began) / 1e9 : -1
+        start = now() + 500_000_000
+        stopAt = start + UInt64(options.seconds * 1e9)
+        quietUntil = stopAt + UInt64(options.drain * 1e9)
         // The driver samples the server's CPU time when typing starts and stops.
         loop.scheduleTask(deadline: .uptimeNanoseconds(start)) { FileHandle.standardError.write(Data("typing\n".utf8)) }
         loop.scheduleTask(deadline: .uptimeNanoseconds(stopAt)) { FileHandle.standardError.write(Data("stopped\n".utf8)) }
@@ -196,6 +218,7 @@ final class Run: @unchecked Sendable {
             for client in self.clients { client.finish() }
         }
         loop.scheduleTask(deadline: .uptimeNanoseconds(quietUntil + 5_000_000_000)) { self.done.succeed() }
+        for client in clients { client.typingStarts() }
     }
 
     func typistFinished(_ typist: Int, typed: Int) {
@@ -432,6 +455,7 @@ final class Client: @unchecked Sendable {
             run.errors.append("client \(index): unreadable snapshot")
             return
         }
+        if lastSeq == nil { run.clientJoined() }
         lastSeq = seq
         stash = stash.filter { $0.key > seq }
         for bullet in object["bullets"] as? [[String: Any]] ?? [] {
@@ -439,11 +463,10 @@ final class Client: @unchecked Sendable {
                   let typist = Int(id[id.index(after: b)...]) else { continue }
             seen[typist] = text.utf8.count
         }
-        if isTypist && !typingScheduled {
-            typingScheduled = true
+        if isTypist && !createSent {
+            createSent = true
             inFlight = #"{"type":"notes","id":"c","client":"\#(clientID)","changes":[{"clientSeq":1,"kind":"create","bullet":"\#(bulletID)","parent":"meeting","order":"V\#(index)V","text":""}]}"#
             send(inFlight!)
-            scheduleTyping()
         }
         drainStash(arrived: now())
     }
@@ -465,6 +488,10 @@ final class Client: @unchecked Sendable {
             }
             if entry.client < run.typedAt.count, let typed = run.typedAt[entry.client][entry.clientSeq] {
                 run.latencies.append(arrived - typed)
+                if arrived > run.start {
+                    let second = Int((arrived - run.start) / 1_000_000_000)
+                    run.worstBySecond[second] = max(run.worstBySecond[second] ?? 0, arrived - typed)
+                }
             }
             seen[entry.bullet, default: 0] += entry.inserted
             if var missing, missing.contains(entry.bullet), seen[entry.bullet] == run.finals[entry.bullet] {
@@ -497,11 +524,12 @@ final class Client: @unchecked Sendable {
 
     // MARK: Typing
 
-    private var typingScheduled = false, typingStopped = false
+    private var createSent = false, typingStopped = false
     private var nextKeystroke: UInt64 = 0
 
     /// One keystroke every 1/rate seconds from `start` (typists spread over the first interval).
-    private func scheduleTyping() {
+    func typingStarts() {
+        guard isTypist else { return }
         let interval = UInt64(1e9 / run.options.rate)
         nextKeystroke = run.start + UInt64(Double(interval) * Double(index) / Double(max(1, run.options.typists)))
         run.loop.scheduleTask(deadline: .uptimeNanoseconds(nextKeystroke)) { self.keystroke(interval: interval) }
@@ -570,6 +598,9 @@ struct NotesLoad {
                 "latencyMs": ["p50": percentile(0.5), "p95": percentile(0.95), "p99": percentile(0.99), "max": percentile(1.0)],
                 "framesPerSecond": Double(run.frames) / options.seconds, "bytesPerSecond": Double(run.bytes) / options.seconds,
                 "divergentClientBulletPairs": diverged, "incompleteByInstance": byInstance, "incompleteClients": incompleteClients,
+                "worstSeconds": run.worstBySecond.sorted { $0.value > $1.value }.prefix(3)
+                    .map { ["second": $0.key, "worstMs": Double($0.value / 1000) / 1000] },
+                "joinSeconds": run.joinSeconds,
                 "resyncs": run.resyncs, "reconnects": run.reconnects, "errors": Array(run.errors.prefix(5)), "errorCount": run.errors.count,
             ]
             return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

@@ -64,6 +64,10 @@ func entries(_ frame: [String: Any]) -> [[String: Any]] { frame["changes"] as? [
             // Both saw the same two changes in the same order, each transformed once by the server.
             let seqs = logs.mapValues { $0.map { $0["seq"] as? Int ?? -1 } }
             #expect(seqs["fay"] == [2, 3] && seqs["ann"] == [2, 3], "\(seqs)")
+            // Entries carry exactly the fields docs/protocol.md lists (who and when stay in the op log).
+            for entry in logs.values.flatMap({ $0 }) {
+                #expect(Set(entry.keys) == ["seq", "client", "clientSeq", "change"], "\(entry)")
+            }
             var text = "🙂"
             for entry in logs["ann"]! {
                 let change = entry["change"] as! [String: Any]

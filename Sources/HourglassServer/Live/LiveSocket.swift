@@ -44,8 +44,7 @@ struct LiveSocket: Sendable {
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let session = Session(board: board, access: access, user: user, outbox: Outbox(signal: signal), logger: logger)
         await boards.hub.join(board, connectionID: session.connectionID, userName: user?.name, outbox: session.outbox)
-        await presence?.publish(spaceID: session.spaceID, meetingID: session.meetingID)
-        await presence?.refresh(meetingID: session.meetingID)
+        await presence?.shareSoon(spaceID: session.spaceID, meetingID: session.meetingID)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await self.push(signals, session: session, to: ConnectionWriter(channel: channel)) }
@@ -67,7 +66,7 @@ struct LiveSocket: Sendable {
             await room.leave(connectionID: session.connectionID)
             await notes.release(session.meetingID)
         }
-        await presence?.publish(spaceID: session.spaceID, meetingID: session.meetingID)
+        await presence?.shareSoon(spaceID: session.spaceID, meetingID: session.meetingID)
     }
 
     private func signalFinish(_ session: Session) { session.outbox.signal.finish() }

@@ -32,13 +32,11 @@ actor MeetingHub {
         /// Who edits which bullet, per connection, and its own version.
         var carets: [UUID: Caret] = [:]
         var caretVersion = 0
-        /// Whether the writers will be told about caret moves shortly (see `caretPace`).
-        var caretsPending = false
     }
 
-    /// Caret moves reach the writers at most this often per meeting: with a thousand people
+    /// Caret moves reach the writers at most every 50 ms per meeting: with a thousand people
     /// moving their carets, each connection gets a few caret frames a second, not thousands.
-    static let caretPace: Duration = .milliseconds(50)
+    private let caretPacer = Pacer(interval: .milliseconds(50))
 
     private var rooms: [UUID: Room] = [:]
 
@@ -100,25 +98,17 @@ actor MeetingHub {
     }
 
     /// Records where a connection's person is editing; every writer of the meeting hears of it
-    /// within `caretPace`, together with the other moves made meanwhile.
-    func setCaret(meetingID: UUID, connectionID: UUID, caret: Caret) {
+    /// within 50 ms, together with the other moves made meanwhile.
+    func setCaret(meetingID: UUID, connectionID: UUID, caret: Caret) async {
         guard var room = rooms[meetingID], room.carets[connectionID] != caret else { return }
         room.carets[connectionID] = caret
         room.caretVersion += 1
-        let schedule = !room.caretsPending
-        room.caretsPending = true
         rooms[meetingID] = room
-        guard schedule else { return }
-        Task {
-            try? await Task.sleep(for: Self.caretPace)
-            self.announceCarets(meetingID: meetingID)
-        }
+        await caretPacer.request(meetingID) { await self.announceCarets(meetingID: meetingID) }
     }
 
     private func announceCarets(meetingID: UUID) {
-        guard var room = rooms[meetingID] else { return }
-        room.caretsPending = false
-        rooms[meetingID] = room
+        guard let room = rooms[meetingID] else { return }
         for connection in room.connections.values { connection.outbox.markCarets() }
     }
 

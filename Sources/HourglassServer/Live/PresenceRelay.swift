@@ -15,6 +15,17 @@ struct PresenceRelay: Sendable {
     let logger: Logger
     static let heartbeat: Duration = .seconds(10)
     static let staleAfter: TimeInterval = 30
+    /// Joins and leaves of a meeting are shared at most once a second: a thousand people
+    /// arriving write this instance's list once or twice, not a thousand times.
+    let pacer = Pacer(interval: .seconds(1))
+
+    /// Shares this instance's list for a meeting and re-reads the others' soon (see `pacer`).
+    func shareSoon(spaceID: UUID, meetingID: UUID) async {
+        await pacer.request(meetingID) {
+            await publish(spaceID: spaceID, meetingID: meetingID)
+            await refresh(meetingID: meetingID)
+        }
+    }
 
     /// Writes this instance's list for a meeting after someone joined or left.
     func publish(spaceID: UUID, meetingID: UUID) async {

@@ -1,0 +1,24 @@
+import Foundation
+
+/// Runs an action for a key (a meeting) at most once per `interval`: requests made while one is
+/// pending join it, and the action reads the latest state when it runs. For work where only the
+/// latest state matters and whose cost grows with the crowd: caret moves fan out to every
+/// connection of a meeting, presence lists go to the database.
+actor Pacer {
+    let interval: Duration
+    private var pending: Set<UUID> = []
+
+    init(interval: Duration) {
+        self.interval = interval
+    }
+
+    func request(_ key: UUID, _ action: @escaping @Sendable () async -> Void) {
+        guard pending.insert(key).inserted else { return }
+        Task {
+            try? await Task.sleep(for: interval)
+            // Requests from now on schedule another run, so nothing asked for during `action` is missed.
+            pending.remove(key)
+            await action()
+        }
+    }
+}
