@@ -357,12 +357,21 @@ public struct PostgresStore: HourglassStore {
             var last: Int
         }
         let id = meetingID.uuidString
-        let bullets = try await fetch(BulletRow.self, "SELECT row_to_json(b)::text FROM bullets b WHERE meeting_id = \(id)").map(\.bullet)
-        let seq = try await count("SELECT COALESCE((SELECT seq FROM notes_heads WHERE meeting_id = \(id)), 0)::int8")
-        let clients = try await fetch(Client.self, """
-            SELECT json_build_object('client', client, 'last', max(client_seq))::text FROM note_ops WHERE meeting_id = \(id) GROUP BY client
-            """)
-        return NotesState(bullets: bullets, seq: seq, clientSeqs: Dictionary(clients.map { ($0.client, $0.last) }, uniquingKeysWith: max))
+        // One snapshot for all three reads: a commit landing between them would give bullets of one
+        // sequence number and the head of another (a room would then apply later changes to
+        // bullets that lack earlier ones).
+        return try await transaction { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            let bullets = try await fetch(BulletRow.self, "SELECT row_to_json(b)::text FROM bullets b WHERE meeting_id = \(id)", on: connection).map(\.bullet)
+            var seq = 0
+            for try await (value) in try await connection.query("SELECT seq FROM notes_heads WHERE meeting_id = \(id)", logger: logger).decode(Int.self) {
+                seq = value
+            }
+            let clients = try await fetch(Client.self, """
+                SELECT json_build_object('client', client, 'last', max(client_seq))::text FROM note_ops WHERE meeting_id = \(id) GROUP BY client
+                """, on: connection)
+            return NotesState(bullets: bullets, seq: seq, clientSeqs: Dictionary(clients.map { ($0.client, $0.last) }, uniquingKeysWith: max))
+        }
     }
 
     public func commitNotes(spaceID: UUID, meetingID: UUID, knownSeq: Int,
