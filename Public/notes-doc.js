@@ -4,7 +4,7 @@
 // changes with the same rules; the tests' fake server is built on it too.
 
 import { TextOperation } from "./ot.js";
-import { isValidKey } from "./order.js";
+import { between, isValidKey } from "./order.js";
 
 export const MEETING = "meeting";
 export const MAX_TEXT = 10_000;
@@ -132,6 +132,27 @@ export class Outline {
     return false;
   }
 
+  /**
+   * Order keys for `count` bullets that take `b`'s place among its siblings (after its key,
+   * before the next sibling's), or null when they do not fit (the bullets then keep their own).
+   * The same as `keys(inPlaceOf:count:)` in Swift's NotesDocument.
+   */
+  keysInPlaceOf(b, count) {
+    let next = null;
+    for (const sid of this.kids.get(b.parent) ?? []) {
+      const s = this.bullets.get(sid);
+      if (s.id !== b.id && s.order > b.order && (next === null || s.order < next)) next = s.order;
+    }
+    const keys = [];
+    let previous = b.order;
+    try {
+      for (let i = 0; i < count; i++) keys.push(previous = between(previous, next));
+    } catch {
+      return null;
+    }
+    return keys;
+  }
+
   /** Ids a change touches: the bullet, plus the live children a delete moves up. */
   affected(change) {
     if (change.kind === "delete" && this.bullets.has(change.bullet)) {
@@ -175,7 +196,9 @@ export class Outline {
         const b = this.bullets.get(id);
         if (!b) throw new NotesError("notFound", "No such bullet");
         if (!b.deleted) {
-          for (const child of this.children(id)) this.setPlace(child.id, b.parent, child.order, false);
+          const children = this.children(id);
+          const keys = this.keysInPlaceOf(b, children.length);
+          children.forEach((child, i) => this.setPlace(child.id, b.parent, keys ? keys[i] : child.order, false));
           b.deleted = true;
         }
         return { kind: "delete", bullet: id };

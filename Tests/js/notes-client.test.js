@@ -126,6 +126,21 @@ test("the outline keeps the server's rules", () => {
   assert.throws(() => doc.apply({ kind: "text", bullet: "a", rev: 1, op: [1, "?"] }), (e) => e.code === "invalid");
 });
 
+test("a deleted bullet's children take its place among its siblings, with the same keys as in Swift", () => {
+  const doc = new Outline([], []);
+  for (const [id, parent, order] of [["x", "meeting", "M"], ["p", "meeting", "P"], ["z", "meeting", "S"],
+    ["c1", "p", "A"], ["c2", "p", "B"], ["c3", "p", "C"], ["g", "c2", "V"]]) doc.apply({ kind: "create", bullet: id, parent, order });
+  doc.apply({ kind: "delete", bullet: "p" });
+  // Their own keys (A, B, C) would have put them before x; NotesDocumentTests expects the same keys.
+  assert.deepEqual(doc.children("meeting").map((b) => [b.id, b.order]), [["x", "M"], ["c1", "Q"], ["c2", "R"], ["c3", "RV"], ["z", "S"]]);
+  assert.deepEqual(doc.children("c2").map((b) => b.id), ["g"]);
+  // With no room left between the keys, the children keep their own.
+  const full = new Outline([], []);
+  for (const [id, parent, order] of [["p", "meeting", "P"], ["q", "meeting", "P" + "0".repeat(62) + "1"], ["c", "p", "B"]]) full.apply({ kind: "create", bullet: id, parent, order });
+  full.apply({ kind: "delete", bullet: "p" });
+  assert.equal(full.get("c").order, "B");
+});
+
 // MARK: Convergence
 
 for (const n of [2, 3, 5]) {

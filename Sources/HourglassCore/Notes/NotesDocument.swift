@@ -79,6 +79,21 @@ public struct NotesDocument: Sendable, Equatable {
             .sorted { $0.order != $1.order ? $0.order < $1.order : $0.id < $1.id }
     }
 
+    /// Order keys for `count` bullets that take `bullet`'s place among its siblings (after its
+    /// key, before the next sibling's); nil when they do not fit (the bullets keep their own).
+    /// The same as `keysInPlaceOf` in `Public/notes-doc.js`.
+    func keys(inPlaceOf bullet: Bullet, count: Int) -> [String]? {
+        let next = bullets.values.filter { $0.parent == bullet.parent && $0.id != bullet.id && $0.order > bullet.order }.map(\.order).min()
+        var keys: [String] = []
+        var previous = bullet.order
+        for _ in 0..<count {
+            guard let key = try? OrderKey.between(previous, next) else { return nil }
+            keys.append(key)
+            previous = key
+        }
+        return keys
+    }
+
     /// Applies one change and returns it as applied (a text operation transformed against the
     /// concurrent operations listed by `history`, which returns the operations that took a bullet
     /// from revision `from` to its current revision, oldest first).
@@ -108,8 +123,13 @@ public struct NotesDocument: Sendable, Equatable {
         case let .delete(id):
             guard let bullet = bullets[id] else { throw NotesError(.notFound, "No such bullet") }
             guard !bullet.deleted else { return .delete(bullet: id) }
-            // Children are kept: they move up to the deleted bullet's parent.
-            for child in children(of: id) { bullets[child.id]?.parent = bullet.parent }
+            // Children are kept: they move up to the deleted bullet's parent, into its place.
+            let children = children(of: id)
+            let keys = keys(inPlaceOf: bullet, count: children.count)
+            for (index, child) in children.enumerated() {
+                bullets[child.id]?.parent = bullet.parent
+                if let keys { bullets[child.id]?.order = keys[index] }
+            }
             bullets[id]?.deleted = true
             return .delete(bullet: id)
 
