@@ -77,9 +77,10 @@ struct LiveSocket: Sendable {
     /// one push; caret moves are paced per meeting by the hub).
     ///
     /// It runs on the connection's event loop (isolated to `writer`): a frame is written without a
-    /// thread hop, and a commit that wakes a thousand writers wakes each event loop once. While
-    /// the client does not read fast enough, nothing more is written; what is queued meanwhile
-    /// goes out as one bigger frame when it catches up (or as a resync when it fell too far behind).
+    /// thread hop, and a commit that wakes a thousand writers wakes each event loop once. Writing
+    /// stops once the socket's send buffer is past its high-water mark (the rest goes back to the
+    /// front of the outbox); what is queued meanwhile goes out in bigger frames when the client
+    /// catches up, or as a resync when it fell too far behind.
     private func push(_ signals: AsyncStream<Void>, session: Session, to writer: isolated ConnectionWriter) async {
         var sentVersion = -1
         var sentCarets = 0
@@ -104,7 +105,11 @@ struct LiveSocket: Sendable {
             if work.overflowed {
                 writer.write(#"{"type":"resync"}"#)
             } else {
-                send(work.items, to: writer)
+                let unsent = send(work.items, to: writer)
+                if !unsent.isEmpty {
+                    session.outbox.putBack(unsent)
+                    writer.wakeLater(session.outbox.signal)
+                }
             }
             writer.channel.flush()
         }
@@ -113,37 +118,35 @@ struct LiveSocket: Sendable {
     static let notesPrefix = ByteBuffer(string: #"{"type":"notes","changes":["#)
     static let notesSuffix = ByteBuffer(string: "]}")
 
-    /// Writes queued items in order: whole frames as they are, runs of entries as `notes` frames
-    /// assembled from the shared encoded chunks (one per commit) without going through strings.
-    private func send(_ items: [Outbox.Item], to writer: isolated ConnectionWriter) {
-        var chunks: [ByteBuffer] = []
-        var count = 0
-        func flush() {
-            guard !chunks.isEmpty else { return }
+    /// Writes queued items in order, while the socket takes them: whole frames as they are, runs
+    /// of entries as `notes` frames (at most `notesPerFrame` entries) assembled from the shared
+    /// encoded chunks (one per commit) without going through strings. Returns what was not written.
+    private func send(_ items: [Outbox.Item], to writer: isolated ConnectionWriter) -> ArraySlice<Outbox.Item> {
+        var index = items.startIndex
+        while index < items.endIndex, writer.channel.isWritable {
+            if case let .frame(frame) = items[index] {
+                writer.write(frame)
+                index += 1
+                continue
+            }
+            var chunks: [ByteBuffer] = []
+            var count = 0
+            while index < items.endIndex, case let .entries(chunk, entries) = items[index], count == 0 || count + entries <= Self.notesPerFrame {
+                chunks.append(chunk)
+                count += entries
+                index += 1
+            }
             let size = chunks.reduce(Self.notesPrefix.readableBytes + Self.notesSuffix.readableBytes) { $0 + $1.readableBytes + 1 }
             var frame = writer.channel.allocator.buffer(capacity: size)
             frame.writeImmutableBuffer(Self.notesPrefix)
-            for (index, chunk) in chunks.enumerated() {
-                if index > 0 { frame.writeStaticString(",") }
+            for (position, chunk) in chunks.enumerated() {
+                if position > 0 { frame.writeStaticString(",") }
                 frame.writeImmutableBuffer(chunk)
             }
             frame.writeImmutableBuffer(Self.notesSuffix)
             writer.write(frame)
-            chunks = []
-            count = 0
         }
-        for item in items {
-            switch item {
-            case let .entries(chunk, entries):
-                if count > 0 && count + entries > Self.notesPerFrame { flush() }
-                chunks.append(chunk)
-                count += entries
-            case let .frame(frame):
-                flush()
-                writer.write(frame)
-            }
-        }
-        flush()
+        return items[index...]
     }
 
     private func read(_ inbound: WebSocketInboundStream, session: Session, outbound: WebSocketOutboundWriter) async throws {
@@ -347,6 +350,8 @@ actor ConnectionWriter {
 
     /// How long to wait before looking again at a client that is not reading fast enough.
     static let retryWhenFull: TimeAmount = .milliseconds(20)
+    /// When the scheduled look-again fires (wake-ups before then do not schedule more).
+    private var retryAt: NIODeadline?
 
     func write(_ text: String) {
         write(channel.allocator.buffer(string: text))
@@ -357,8 +362,12 @@ actor ConnectionWriter {
         channel.write(WebSocketFrame(fin: true, opcode: .text, data: data), promise: nil)
     }
 
-    /// Wakes the writer again a little later (the socket's send buffer is full).
+    /// Wakes the writer again a little later (the socket's send buffer is full), once however
+    /// many times this is asked meanwhile.
     func wakeLater(_ signal: AsyncStream<Void>.Continuation) {
+        let now = NIODeadline.now()
+        if let retryAt, retryAt > now { return }
+        retryAt = now + Self.retryWhenFull
         channel.eventLoop.scheduleTask(in: Self.retryWhenFull) { signal.yield() }
     }
 }

@@ -71,6 +71,16 @@ final class Outbox: Sendable {
         signal.yield()
     }
 
+    /// Puts what the writer could not send yet back in front of what was queued since.
+    func putBack(_ items: ArraySlice<Item>) {
+        state.withLockedValue { state in
+            // Past the limit meanwhile: the resync that is coming covers these too.
+            guard !state.work.overflowed else { return }
+            state.work.items.insert(contentsOf: items, at: 0)
+            state.entries += items.reduce(0) { if case let .entries(_, count) = $1 { $0 + count } else { $0 } }
+        }
+    }
+
     /// Holds sending until `release(before:)`: entries committed meanwhile wait behind the reply.
     func hold() {
         state.withLockedValue { $0.held = true }
@@ -224,7 +234,9 @@ actor NotesRoom {
                     box.withLockedValue { $0 = outcome }
                     return NotesCommit(entries: outcome.newEntries, bullets: outcome.changedBullets)
                 }
-                guard let outcome = box.withLockedValue({ $0 }) else { continue }
+                guard let outcome = box.withLockedValue({ $0 }) else {
+                    throw NotesError(.invalid, "The store committed without deciding")
+                }
                 // A catch-up from another instance may have run meanwhile (and may even be ahead of
                 // this commit): send only what is new here, and never go back to an older state.
                 let unsent = (outcome.missed + outcome.newEntries).filter { $0.seq > seq }
