@@ -238,7 +238,7 @@ struct LiveSocket: Sendable {
         session.outbox.hold()
         var frames: [String] = []
         do {
-            let (_, start) = try await notes.join(try await currentBoard(session), connectionID: session.connectionID,
+            let (_, start) = try await notes.join(await currentBoard(session), connectionID: session.connectionID,
                                                   outbox: session.outbox, client: client, since: since)
             switch start {
             case let .snapshot(bullets, seq, clientSeq):
@@ -278,8 +278,11 @@ struct LiveSocket: Sendable {
         return []
     }
 
-    private func currentBoard(_ session: Session) async throws -> Board {
-        try await boards.store.board(spaceID: session.spaceID, meetingID: session.meetingID) ?? session.board
+    /// The meeting's latest board as published to this instance (no database read per hello: the
+    /// hub holds it while any socket of the meeting is open, and new topics reach the notes room
+    /// as they are published).
+    private func currentBoard(_ session: Session) async -> Board {
+        await boards.hub.board(meetingID: session.meetingID) ?? session.board
     }
 
     /// A frame of notes changes: `{"type":"notes","id":"n1","client":"…","changes":[{"clientSeq":1,"kind":…}]}`.

@@ -69,6 +69,9 @@ actor MeetingHub {
         signalAll(board.meeting.id)
     }
 
+    /// The latest board published for a meeting with open sockets here.
+    func board(meetingID: UUID) -> Board? { rooms[meetingID]?.board }
+
     /// The latest board, its shared JSON and its version for a meeting.
     func snapshot(meetingID: UUID) -> (board: Board, json: String, version: Int)? {
         guard var room = rooms[meetingID] else { return nil }

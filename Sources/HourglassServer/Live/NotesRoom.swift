@@ -130,9 +130,10 @@ actor NotesRoom {
     private var historyStart: [String: Int] = [:]
     private var connections: [UUID: Outbox] = [:]
     private var queue: [Pending] = []
-    /// Whether a flush is running (it takes whatever is queued meanwhile) or has been asked for.
-    private var flushing = false
-    private var flushScheduled = false
+    /// Whether a flush has been asked of the committer or is running (a running flush takes
+    /// whatever is queued meanwhile, so a room needs at most one).
+    private var flushState: FlushState = .idle
+    private enum FlushState { case idle, scheduled, running }
     private var lastCommit: ContinuousClock.Instant?
 
     /// The shortest time between two commits of this room: 40 µs per connection, at most 50 ms.
@@ -201,8 +202,8 @@ actor NotesRoom {
         }
         let (stream, reply) = AsyncStream.makeStream(of: Result<Int, NotesError>.self, bufferingPolicy: .bufferingNewest(1))
         queue.append(Pending(client: client, userID: userID, changes: changes, reply: reply))
-        if !flushing && !flushScheduled {
-            flushScheduled = true
+        if flushState == .idle {
+            flushState = .scheduled
             committer.schedule(self)
         }
         for await result in stream { return result }
@@ -212,10 +213,9 @@ actor NotesRoom {
     /// Commits everything queued, in one transaction per round, at most once per `commitPace`.
     /// Called by the committer only.
     func flush() async {
-        flushScheduled = false
-        guard !flushing else { return }
-        flushing = true
-        defer { flushing = false }
+        guard flushState == .scheduled else { return }
+        flushState = .running
+        defer { flushState = .idle }
         while !queue.isEmpty {
             if let lastCommit {
                 let wait = lastCommit + commitPace - .now
